@@ -1,0 +1,56 @@
+#include "lib/common/file_util.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+namespace cricket {
+namespace {
+
+class FileUtilTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cricket-fileutil-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { ASSERT_TRUE(RemoveAll(dir_).ok()); }
+  std::string dir_;
+};
+
+TEST_F(FileUtilTest, AtomicWriteReplacesAndLeavesNoTemporary) {
+  std::string p = dir_ + "/state.json";
+  ASSERT_TRUE(WriteFileAtomic(p, "one", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(p, "two", 0600).ok());
+  EXPECT_EQ(*ReadFile(p), "two");
+  struct stat st;
+  ASSERT_EQ(stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(ListDir(dir_)->size(), 1u);
+}
+
+TEST_F(FileUtilTest, ReadFileErrorsNameThePathAndRespectLimit) {
+  auto missing = ReadFile(dir_ + "/nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(absl::IsNotFound(missing.status()));
+  EXPECT_NE(missing.status().message().find(dir_ + "/nope"), std::string::npos);
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/big", std::string(100, 'x')).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(ReadFile(dir_ + "/big", 10).status()));
+}
+
+TEST_F(FileUtilTest, MkdirAllAndRemoveAll) {
+  ASSERT_TRUE(MkdirAll(dir_ + "/a/b/c").ok());
+  ASSERT_TRUE(MkdirAll(dir_ + "/a/b/c").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/a/b/c/f", "x").ok());
+  ASSERT_EQ(symlink("/etc", (dir_ + "/a/link").c_str()), 0);
+  ASSERT_TRUE(RemoveAll(dir_ + "/a").ok());
+  EXPECT_FALSE(PathExists(dir_ + "/a"));
+  EXPECT_TRUE(PathExists("/etc/hostname") || PathExists("/etc/passwd"));  // the symlink was not followed
+  EXPECT_TRUE(RemoveAll(dir_ + "/missing").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/file", "x").ok());
+  EXPECT_FALSE(MkdirAll(dir_ + "/file/sub").ok());
+}
+
+}  // namespace
+}  // namespace cricket
