@@ -1,0 +1,217 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "lib/common/file_util.h"
+
+namespace cricket::server {
+namespace {
+
+using ::testing::Test;
+
+class ConfigTest : public Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cricket-config-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_TRUE(MkdirAll(dir_ + "/conf.d").ok());
+    sources_.config_file = dir_ + "/cricket.conf";
+    sources_.config_dir = dir_ + "/conf.d";
+  }
+  void TearDown() override { ASSERT_TRUE(RemoveAll(dir_).ok()); }
+  void Write(const std::string& rel, const std::string& text) {
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/" + rel, text).ok());
+  }
+  absl::StatusOr<Config> Load(ConfigOverrides overrides = {}) {
+    warnings_.clear();
+    return LoadConfig(sources_, overrides, &warnings_);
+  }
+  std::string dir_;
+  ConfigSources sources_;
+  std::vector<ConfigWarning> warnings_;
+};
+
+TEST_F(ConfigTest, DefaultsWhenNoFileExists) {
+  auto c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->api.listen, "/run/cricket/cricket.sock");
+  EXPECT_EQ(c->root.root, "/var/lib/cricket");
+  EXPECT_EQ(c->runtime.cgroup_manager, "cgroupfs");
+  EXPECT_TRUE(c->runtimes.contains("cricket"));
+  EXPECT_TRUE(warnings_.empty());
+}
+
+TEST_F(ConfigTest, ExplicitMissingConfigFileIsAnError) {
+  sources_.config_file_required = true;
+  auto c = Load();
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find(dir_ + "/cricket.conf"), std::string::npos);
+}
+
+TEST_F(ConfigTest, PrecedenceFileThenDropInsInLexicalOrderThenFlags) {
+  Write("cricket.conf", R"(
+[crio]
+root = "/srv/from-main"
+runroot = "/run/from-main"
+[crio.runtime]
+log_level = "debug"
+cgroup_manager = "systemd"
+)");
+  Write("conf.d/20-b.conf", "[crio.runtime]\nlog_level = \"warn\"\n");
+  Write("conf.d/10-a.conf", "[crio.runtime]\nlog_level = \"error\"\ncgroup_manager = \"cgroupfs\"\n");
+  Write("conf.d/30-ignored.txt", "this is not toml = = =");
+  ConfigOverrides flags;
+  flags.runroot = "/run/from-flag";
+  auto c = Load(flags);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->root.root, "/srv/from-main");         // only the main file sets it
+  EXPECT_EQ(c->root.runroot, "/run/from-flag");      // the flag beats the file
+  EXPECT_EQ(c->runtime.log_level, "warn");           // 20-b comes after 10-a
+  EXPECT_EQ(c->runtime.cgroup_manager, "cgroupfs");  // 10-a beats the main file
+}
+
+TEST_F(ConfigTest, CrioConfTablesAreReadAndUnknownKeysWarnWithFileAndLine) {
+  Write("cricket.conf", R"([crio]
+root = "/var/lib/x"
+version_file = "/var/run/crio/version"
+
+[crio.api]
+listen = "/run/x/x.sock"
+stream_port = "10010"
+
+[crio.runtime]
+default_runtime = "crun"
+conmon_cgroup = "pod"
+
+[crio.runtime.runtimes.crun]
+runtime_path = "/usr/bin/crun"
+runtime_root = "/run/crun"
+monitor_path = "/usr/libexec/crio/conmon"
+
+[crio.image]
+pause_image = "registry.k8s.io/pause:3.9"
+pinned_images = ["registry.k8s.io/pause:3.9"]
+
+[crio.network]
+network_dir = "/etc/cni/net.d/"
+plugin_dirs = ["/opt/cni/bin/"]
+
+[crio.tracing]
+enable_tracing = false
+)");
+  auto c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->api.listen, "/run/x/x.sock");
+  EXPECT_EQ(c->api.stream_port, "10010");
+  EXPECT_EQ(c->runtime.default_runtime, "crun");
+  ASSERT_TRUE(c->runtimes.contains("crun"));
+  EXPECT_EQ(c->runtimes.at("crun").runtime_root, "/run/crun");
+  EXPECT_EQ(c->RuntimeRoot("crun"), "/run/crun");
+  EXPECT_EQ(c->image.pinned_images.size(), 1u);
+  std::string all;
+  for (const auto& w : warnings_) all += w.ToString() + "\n";
+  EXPECT_NE(all.find("cricket.conf:3: unknown key crio.version_file"), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown table crio.tracing"), std::string::npos) << all;
+  EXPECT_NE(all.find("runtime_path = \"/usr/bin/crun\" is not executed"), std::string::npos) << all;
+}
+
+TEST_F(ConfigTest, MalformedTomlNamesFileAndLine) {
+  Write("cricket.conf", "[crio]\nroot = \"/x\"\n[crio.api\nlisten = 1\n");
+  auto c = Load();
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(c.status()));
+  EXPECT_TRUE(absl::StrContains(c.status().message(), dir_ + "/cricket.conf:3:")) << c.status();
+}
+
+TEST_F(ConfigTest, WrongTypeNamesFileLineAndKey) {
+  Write("conf.d/50-bad.conf", "\n[crio.api]\n\nstream_port = 10010\n");
+  auto c = Load();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            dir_ + "/conf.d/50-bad.conf:4: crio.api.stream_port: expected a string, got an integer");
+  Write("conf.d/50-bad.conf", "[crio.runtime]\ndefault_capabilities = [\"CHOWN\", 3]\n");
+  c = Load();
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(
+      absl::StrContains(c.status().message(), "crio.runtime.default_capabilities[1]: expected a string"))
+      << c.status();
+}
+
+TEST_F(ConfigTest, ValidateErrorsNameTheKey) {
+  struct Case {
+    std::string toml;
+    std::string key;
+  } cases[] = {
+      {"[crio.runtime]\ncgroup_manager = \"both\"\n", "crio.runtime.cgroup_manager"},
+      {"[crio.runtime]\nlog_level = \"loud\"\n", "crio.runtime.log_level"},
+      {"[crio.runtime]\ndefault_capabilities = [\"CAP_FLY\"]\n", "crio.runtime.default_capabilities"},
+      {"[crio.runtime]\ndefault_ulimits = [\"nofile=10:5\"]\n", "crio.runtime.default_ulimits"},
+      {"[crio.runtime]\ndefault_runtime = \"kata\"\n", "crio.runtime.default_runtime"},
+      {"[crio.api]\nstream_port = \"70000\"\n", "crio.api.stream_port"},
+      {"[crio.api]\nstream_idle_timeout = \"4 hours\"\n", "crio.api.stream_idle_timeout"},
+      {"[crio.api]\nlisten = \"relative.sock\"\n", "crio.api.listen"},
+      {"[crio]\nstorage_driver = \"btrfs\"\n", "crio.storage_driver"},
+      {"[crio.image]\nimage_volumes = \"nope\"\n", "crio.image.image_volumes"},
+      {"[crio.runtime.runtimes.vm]\nruntime_type = \"vm\"\n", "crio.runtime.runtimes.vm"},
+  };
+  for (const Case& tc : cases) {
+    Write("cricket.conf", tc.toml);
+    auto c = Load();
+    ASSERT_FALSE(c.ok()) << tc.toml;
+    EXPECT_TRUE(absl::StartsWith(c.status().message(), tc.key)) << c.status();
+  }
+}
+
+TEST_F(ConfigTest, PrintedConfigReadsBackToTheSameValues) {
+  Write("cricket.conf", R"([crio.runtime]
+default_env = ["A=1", "B=has \"quotes\""]
+ctr_stop_timeout = 45
+[crio.runtime.runtimes.other]
+runtime_root = "/run/other"
+)");
+  auto c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::string printed = FormatConfigToml(*c);
+  Config reread;
+  std::vector<ConfigWarning> w;
+  ASSERT_TRUE(ApplyToml(printed, "printed", reread, &w).ok()) << printed;
+  EXPECT_TRUE(w.empty()) << w.front().ToString();
+  EXPECT_TRUE(DiffConfig(*c, reread).empty()) << printed;
+  EXPECT_EQ(reread.runtime.default_env[1], "B=has \"quotes\"");
+}
+
+TEST_F(ConfigTest, DiffAndReloadOnlyApplyReloadableSettings) {
+  Config before;
+  Config after;
+  after.runtime.log_level = "debug";
+  after.api.listen = "/run/other.sock";
+  after.image.pinned_images = {"x"};
+  auto changes = DiffConfig(before, after);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].key, "crio.api.listen");
+  EXPECT_FALSE(changes[0].reloadable);
+  EXPECT_EQ(changes[1].key, "crio.runtime.log_level");
+  EXPECT_TRUE(changes[1].reloadable);
+  Config applied = ApplyReloadable(before, after);
+  EXPECT_EQ(applied.runtime.log_level, "debug");
+  EXPECT_EQ(applied.image.pinned_images, std::vector<std::string>{"x"});
+  EXPECT_EQ(applied.api.listen, before.api.listen);
+}
+
+TEST(ParseDuration, GoSyntax) {
+  EXPECT_EQ(*ParseDuration("4h"), 4LL * 3600 * 1000000000);
+  EXPECT_EQ(*ParseDuration("1m30s"), 90LL * 1000000000);
+  EXPECT_EQ(*ParseDuration("250ms"), 250LL * 1000000);
+  EXPECT_EQ(*ParseDuration("1.5s"), 1500LL * 1000000);
+  EXPECT_EQ(*ParseDuration("0"), 0);
+  EXPECT_FALSE(ParseDuration("10").ok());
+  EXPECT_FALSE(ParseDuration("5 min").ok());
+  EXPECT_FALSE(ParseDuration("").ok());
+}
+
+}  // namespace
+}  // namespace cricket::server

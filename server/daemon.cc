@@ -1,0 +1,167 @@
+#include "server/daemon.h"
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "lib/common/file_util.h"
+#include "lib/common/logging.h"
+#include "lib/common/path_util.h"
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/sys/file_lock.h"
+#include "server/build_info.h"
+#include "server/image_service.h"
+#include "server/rpc_interceptor.h"
+#include "server/runtime_service.h"
+
+namespace cricket::server {
+
+namespace {
+
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+
+sigset_t DaemonSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+absl::Status PrepareDirectories(const Config& config) {
+  RETURN_IF_ERROR(MkdirAll(config.root.root, 0700));
+  RETURN_IF_ERROR(MkdirAll(config.root.runroot, 0700));
+  RETURN_IF_ERROR(MkdirAll(config.ImageStoreDir(), 0700));
+  RETURN_IF_ERROR(MkdirAll(DirName(config.api.listen), 0755));
+  return absl::OkStatus();
+}
+
+// Removes a socket left by a daemon that died; only called while holding the socket lock.
+absl::Status RemoveStaleSocket(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return absl::OkStatus();
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        StrCat("listen path ", path, " exists and is not a socket; not replacing it"));
+  }
+  if (::unlink(path.c_str()) != 0) return ErrnoError("remove stale socket", path);
+  log::Info("server", "removed stale socket", {{"socket", path}});
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void BlockDaemonSignals() {
+  sigset_t set = DaemonSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Daemon::Daemon(Config config, ConfigSources sources, ConfigOverrides overrides)
+    : config_(std::move(config)), sources_(std::move(sources)), overrides_(std::move(overrides)) {}
+
+Daemon::~Daemon() = default;
+
+absl::Status Daemon::Run() {
+  auto config = config_.Get();
+  const std::string& socket_path = config->api.listen;
+  RETURN_IF_ERROR(PrepareDirectories(*config));
+
+  // One daemon per socket, and one per storage root: two daemons sharing either would corrupt state.
+  auto socket_lock = sys::FileLock::TryAcquire(socket_path + ".lock");
+  if (!socket_lock.ok()) {
+    return absl::FailedPreconditionError(
+        StrCat("another cricketd is serving ", socket_path, ": ", socket_lock.status().message()));
+  }
+  auto root_lock = sys::FileLock::TryAcquire(JoinPath(config->root.root, "cricketd.lock"));
+  if (!root_lock.ok()) {
+    return absl::FailedPreconditionError(
+        StrCat("another cricketd uses root ", config->root.root, ": ", root_lock.status().message()));
+  }
+  RETURN_IF_ERROR(RemoveStaleSocket(socket_path));
+
+  RuntimeServiceImpl runtime_service(config_);
+  ImageServiceImpl image_service(config_);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+  builder.RegisterService(&runtime_service);
+  builder.RegisterService(&image_service);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config->api.grpc_max_recv_msg_size));
+  builder.SetMaxSendMessageSize(static_cast<int>(config->api.grpc_max_send_msg_size));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeRpcInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+
+  // The socket is created by gRPC; the umask makes it 0660 from its first instant.
+  mode_t old_umask = ::umask(0117);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (server == nullptr) {
+    return absl::UnavailableError(StrCat("cannot listen on unix socket ", socket_path));
+  }
+  if (::chmod(socket_path.c_str(), 0660) != 0) return ErrnoError("chmod", socket_path);
+
+  log::Info("server", "cricketd serving",
+            {{"socket", socket_path},
+             {"version", kBuildVersion},
+             {"root", config->root.root},
+             {"runroot", config->root.runroot},
+             {"cgroup_manager", config->runtime.cgroup_manager}});
+  sd_notify(0, "READY=1");
+
+  sigset_t set = DaemonSignals();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      Reload();
+      sd_notify(0, "READY=1");
+      continue;
+    }
+    log::Info("server", "shutting down", {{"signal", strsignal(sig)}});
+    sd_notify(0, "STOPPING=1");
+    break;
+  }
+  // In-flight RPCs may finish within the grace period; then they are cancelled.
+  server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  server->Wait();
+  if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT) {
+    log::Warn("server", "cannot remove socket", {{"socket", socket_path}, {"errno", ErrnoName(errno)}});
+  }
+  log::Info("server", "cricketd stopped");
+  return absl::OkStatus();
+}
+
+void Daemon::Reload() {
+  std::vector<ConfigWarning> warnings;
+  auto next = LoadConfig(sources_, overrides_, &warnings);
+  for (const ConfigWarning& w : warnings) log::Warn("config", w.ToString());
+  if (!next.ok()) {
+    log::Error("config", "reload failed; keeping the running configuration", {{"error", next.status()}});
+    return;
+  }
+  auto current = config_.Get();
+  std::vector<ConfigChange> changes = DiffConfig(*current, *next);
+  for (const ConfigChange& c : changes) {
+    if (c.reloadable) {
+      log::Info("config", "setting reloaded", {{"key", c.key}, {"old", c.old_value}, {"new", c.new_value}});
+    } else {
+      log::Warn("config", "setting changed but needs a restart",
+                {{"key", c.key}, {"running", c.old_value}, {"file", c.new_value}});
+    }
+  }
+  Config applied = ApplyReloadable(*current, *next);
+  if (auto level = log::ParseLevel(applied.runtime.log_level); level.ok()) log::SetLevel(*level);
+  config_.Set(std::move(applied));
+  log::Info("config", "reloaded", {{"changes", static_cast<int64_t>(changes.size())}});
+}
+
+}  // namespace cricket::server

@@ -1,0 +1,21 @@
+// runtime.v1.ImageService. RPCs not overridden here answer UNIMPLEMENTED, named by the RPC interceptor.
+#pragma once
+
+#include "runtime/v1/api.grpc.pb.h"
+#include "server/config_holder.h"
+
+namespace cricket::server {
+
+class ImageServiceImpl final : public runtime::v1::ImageService::Service {
+ public:
+  explicit ImageServiceImpl(const ConfigHolder& config) : config_(config) {}
+
+  // image_fs_info.cc
+  grpc::Status ImageFsInfo(grpc::ServerContext* ctx, const runtime::v1::ImageFsInfoRequest* req,
+                           runtime::v1::ImageFsInfoResponse* resp) override;
+
+ private:
+  const ConfigHolder& config_;
+};
+
+}  // namespace cricket::server

@@ -1,0 +1,71 @@
+// Version, Status and RuntimeConfig: what kubelet asks at start (and Status every few seconds).
+#include <nlohmann/json.hpp>
+
+#include "cni/network_config.h"
+#include "lib/common/strings.h"
+#include "server/build_info.h"
+#include "server/config.h"
+#include "server/runtime_service.h"
+
+namespace cricket::server {
+
+namespace v1 = runtime::v1;
+
+grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::VersionRequest*,
+                                         v1::VersionResponse* resp) {
+  // kubelet requires version "0.1.0" and non-empty names; see reference/interfaces.md §1.3.
+  resp->set_version(kKubeletApiVersion);
+  resp->set_runtime_name(kRuntimeName);
+  resp->set_runtime_version(kBuildVersion);
+  resp->set_runtime_api_version("v1");
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest* req,
+                                        v1::StatusResponse* resp) {
+  auto config = config_.Get();
+  v1::RuntimeCondition* runtime_ready = resp->mutable_status()->add_conditions();
+  runtime_ready->set_type("RuntimeReady");
+  runtime_ready->set_status(true);
+
+  v1::RuntimeCondition* network_ready = resp->mutable_status()->add_conditions();
+  network_ready->set_type("NetworkReady");
+  auto network = cni::LoadDefaultNetwork(config->network.network_dir, config->network.cni_default_network);
+  network_ready->set_status(network.ok());
+  if (!network.ok()) {
+    network_ready->set_reason("NetworkPluginNotReady");
+    network_ready->set_message(StrCat("Network plugin returns error: ", network.status().message()));
+  }
+
+  for (const auto& [name, handler] : config->runtimes) {
+    v1::RuntimeHandler* h = resp->add_runtime_handlers();
+    h->set_name(name);
+    h->mutable_features()->set_recursive_read_only_mounts(false);
+    h->mutable_features()->set_user_namespaces(false);
+  }
+  if (config->runtimes.contains(config->runtime.default_runtime)) {
+    // The empty name is the default handler, as kubelet sends it for pods without a RuntimeClass.
+    v1::RuntimeHandler* h = resp->add_runtime_handlers();
+    h->mutable_features()->set_recursive_read_only_mounts(false);
+    h->mutable_features()->set_user_namespaces(false);
+  }
+
+  if (req->verbose()) {
+    auto& info = *resp->mutable_info();
+    info["config"] = FormatConfigJson(*config);
+    nlohmann::json cni = network.ok() ? nlohmann::json{{"network", network->name}, {"file", network->file}}
+                                      : nlohmann::json{{"error", std::string(network.status().message())}};
+    info["cni"] = cni.dump();
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::RuntimeConfigRequest*,
+                                               v1::RuntimeConfigResponse* resp) {
+  auto config = config_.Get();
+  resp->mutable_linux()->set_cgroup_driver(config->runtime.cgroup_manager == "systemd" ? v1::SYSTEMD
+                                                                                       : v1::CGROUPFS);
+  return grpc::Status::OK;
+}
+
+}  // namespace cricket::server
