@@ -28,6 +28,10 @@ absl::Status MkdirAll(const std::string& path, mode_t mode = 0755);
 // mount cannot make it delete host data.
 absl::Status RemoveAll(const std::string& path);
 
+// RemoveAll for the entry `name` of the directory open at `dirfd`, without following a symlink at
+// `name` (a symlink is unlinked, never its target). Same mount rule as RemoveAll.
+absl::Status RemoveAllAt(int dirfd, const std::string& name);
+
 bool PathExists(const std::string& path);
 
 // Names of the entries of a directory (without . and ..), sorted.

@@ -1,7 +1,9 @@
 #include "lib/common/file_util.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -50,6 +52,22 @@ TEST_F(FileUtilTest, MkdirAllAndRemoveAll) {
   EXPECT_TRUE(RemoveAll(dir_ + "/missing").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/file", "x").ok());
   EXPECT_FALSE(MkdirAll(dir_ + "/file/sub").ok());
+}
+
+TEST_F(FileUtilTest, RemoveAllAtRemovesTreesAndSymlinksRelativeToADirectory) {
+  ASSERT_TRUE(MkdirAll(dir_ + "/d/sub").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/d/sub/f", "x").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/keep", "x").ok());
+  ASSERT_EQ(symlink(dir_.c_str(), (dir_ + "/link").c_str()), 0);
+  int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(RemoveAllAt(fd, "d").ok());
+  EXPECT_TRUE(RemoveAllAt(fd, "link").ok());
+  EXPECT_TRUE(RemoveAllAt(fd, "missing").ok());
+  close(fd);
+  EXPECT_FALSE(PathExists(dir_ + "/d"));
+  EXPECT_FALSE(PathExists(dir_ + "/link"));
+  EXPECT_TRUE(PathExists(dir_ + "/keep"));  // the symlink to the parent was not followed
 }
 
 }  // namespace
