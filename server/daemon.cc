@@ -3,7 +3,6 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +13,7 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/sys/file_lock.h"
+#include "lib/sys/systemd_notify.h"
 #include "server/build_info.h"
 #include "server/image_service.h"
 #include "server/rpc_interceptor.h"
@@ -53,6 +53,12 @@ absl::Status RemoveStaleSocket(const std::string& path) {
   if (::unlink(path.c_str()) != 0) return ErrnoError("remove stale socket", path);
   log::Info("server", "removed stale socket", {{"socket", path}});
   return absl::OkStatus();
+}
+
+void Notify(std::string_view state) {
+  if (absl::Status st = sys::NotifySystemd(state); !st.ok()) {
+    log::Warn("server", "systemd notification failed", {{"state", state}, {"error", st}});
+  }
 }
 
 }  // namespace
@@ -114,20 +120,20 @@ absl::Status Daemon::Run() {
              {"root", config->root.root},
              {"runroot", config->root.runroot},
              {"cgroup_manager", config->runtime.cgroup_manager}});
-  sd_notify(0, "READY=1");
+  Notify("READY=1");
 
   sigset_t set = DaemonSignals();
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      sd_notify(0, "RELOADING=1");
+      Notify("RELOADING=1");
       Reload();
-      sd_notify(0, "READY=1");
+      Notify("READY=1");
       continue;
     }
     log::Info("server", "shutting down", {{"signal", strsignal(sig)}});
-    sd_notify(0, "STOPPING=1");
+    Notify("STOPPING=1");
     break;
   }
   // In-flight RPCs may finish within the grace period; then they are cancelled.
