@@ -482,5 +482,7 @@ nlohmann::json LinuxSeccompToJson(const LinuxSeccomp& seccomp);
 absl::Status ValidateSpec(const Spec& spec);
 // The process part alone (also used for `exec --process`).
 absl::Status ValidateProcess(const Process& process, std::string_view path = "process");
+// The seccomp part alone (also used for profiles loaded from files).
+absl::Status ValidateLinuxSeccomp(const LinuxSeccomp& seccomp, std::string_view path = "linux.seccomp");
 
 }  // namespace cricket::oci

@@ -185,8 +185,9 @@ absl::Status ValidateResources(const LinuxResources& r, const std::string& path)
   return absl::OkStatus();
 }
 
-absl::Status ValidateSeccomp(const LinuxSeccomp& s) {
-  const std::string path = "linux.seccomp";
+}  // namespace
+
+absl::Status ValidateLinuxSeccomp(const LinuxSeccomp& s, std::string_view path) {
   if (s.default_errno_ret && !SeccompActionTakesErrno(s.default_action)) {
     return PathError(FieldPath(path, "defaultErrnoRet"),
                      StrCat("not allowed with defaultAction ", SeccompActionName(s.default_action)));
@@ -218,6 +219,8 @@ absl::Status ValidateSeccomp(const LinuxSeccomp& s) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 absl::Status ValidateLinuxMisc(const Linux& l) {
   for (const auto& [clock, off] : l.time_offsets) {
@@ -277,7 +280,7 @@ absl::Status ValidateLinux(const Linux& l) {
   }
   RETURN_IF_ERROR(ValidateDevices(l));
   if (l.resources) RETURN_IF_ERROR(ValidateResources(*l.resources, "linux.resources"));
-  if (l.seccomp) RETURN_IF_ERROR(ValidateSeccomp(*l.seccomp));
+  if (l.seccomp) RETURN_IF_ERROR(ValidateLinuxSeccomp(*l.seccomp));
   return ValidateLinuxMisc(l);
 }
 
