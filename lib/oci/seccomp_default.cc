@@ -224,6 +224,36 @@ constexpr Names kNetwork = {
     "sendmsg",    "sendmmsg",    "recv",        "recvfrom",   "recvmsg",    "recvmmsg", "recvmmsg_time64",
 };
 
+// Mounting, namespaces, host names, BPF, perf, quotas and the kernel log: CAP_SYS_ADMIN only.
+constexpr Names kSysAdmin = {
+    "bpf",
+    "clone",
+    "clone3",
+    "fanotify_init",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "lookup_dcookie",
+    "lsm_get_self_attr",
+    "lsm_list_modules",
+    "lsm_set_self_attr",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "open_tree",
+    "perf_event_open",
+    "quotactl",
+    "quotactl_fd",
+    "setdomainname",
+    "sethostname",
+    "setns",
+    "syslog",
+    "umount",
+    "umount2",
+    "unshare",
+};
+
 // ----- Rule builders.
 
 SeccompProfileSyscall Rule(Names names, SeccompAction action = SeccompAction::kAllow) {
@@ -270,22 +300,9 @@ constexpr uint64_t kPersonalities[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
 // without CAP_SYS_ADMIN, clone may not create namespaces.
 constexpr uint64_t kCloneNamespaceFlags = 0x7E020000;
 
-SeccompProfile Build() {
-  SeccompProfile p;
-  p.default_action = SeccompAction::kErrno;
-  p.default_errno_ret = 1;  // EPERM
-  p.arch_map = {
-      {"SCMP_ARCH_X86_64", {"SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
-      {"SCMP_ARCH_AARCH64", {"SCMP_ARCH_ARM"}},
-      {"SCMP_ARCH_MIPS64", {"SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64N32"}},
-      {"SCMP_ARCH_MIPS64N32", {"SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64"}},
-      {"SCMP_ARCH_MIPSEL64", {"SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64N32"}},
-      {"SCMP_ARCH_MIPSEL64N32", {"SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64"}},
-      {"SCMP_ARCH_S390X", {"SCMP_ARCH_S390"}},
-      {"SCMP_ARCH_RISCV64", {}},
-      {"SCMP_ARCH_LOONGARCH64", {}},
-  };
-  auto& rules = p.syscalls;
+// Rules that hold everywhere: the topic groups, ptrace from 4.8 on, and the argument-checked socket and
+// personality.
+void AddUnconditionalRules(std::vector<SeccompProfileSyscall>& rules) {
   for (Names group : {kFilesystem, kXattr, kIo, kEvents, kMemory, kProcess, kCredentials, kScheduling,
                       kSignals, kTime, kIpc, kNetwork}) {
     rules.push_back(Rule(group));
@@ -302,8 +319,10 @@ SeccompProfile Build() {
   for (uint64_t persona : kPersonalities) {
     rules.push_back(WithArg(Rule({"personality"}), Arg(0, SeccompOperator::kEqualTo, persona)));
   }
+}
 
-  // Architecture-specific calls.
+// Calls that exist on some architectures only.
+void AddArchitectureRules(std::vector<SeccompProfileSyscall>& rules) {
   rules.push_back(OnArches(Rule({"sync_file_range2", "swapcontext"}), {"ppc64le"}));
   rules.push_back(OnArches(Rule({"arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2", "breakpoint",
                                  "cacheflush", "set_tls"}),
@@ -313,36 +332,12 @@ SeccompProfile Build() {
   rules.push_back(
       OnArches(Rule({"s390_pci_mmio_read", "s390_pci_mmio_write", "s390_runtime_instr"}), {"s390", "s390x"}));
   rules.push_back(OnArches(Rule({"riscv_flush_icache"}), {"riscv64"}));
+}
 
-  // Calls unlocked by capabilities of the container's bounding set.
+// Calls unlocked by capabilities of the container's bounding set.
+void AddCapabilityRules(std::vector<SeccompProfileSyscall>& rules) {
   rules.push_back(WithCaps(Rule({"open_by_handle_at"}), {"CAP_DAC_READ_SEARCH"}));
-  rules.push_back(WithCaps(Rule({"bpf",
-                                 "clone",
-                                 "clone3",
-                                 "fanotify_init",
-                                 "fsconfig",
-                                 "fsmount",
-                                 "fsopen",
-                                 "fspick",
-                                 "lookup_dcookie",
-                                 "lsm_get_self_attr",
-                                 "lsm_list_modules",
-                                 "lsm_set_self_attr",
-                                 "mount",
-                                 "mount_setattr",
-                                 "move_mount",
-                                 "open_tree",
-                                 "perf_event_open",
-                                 "quotactl",
-                                 "quotactl_fd",
-                                 "setdomainname",
-                                 "sethostname",
-                                 "setns",
-                                 "syslog",
-                                 "umount",
-                                 "umount2",
-                                 "unshare"}),
-                           {"CAP_SYS_ADMIN"}));
+  rules.push_back(WithCaps(Rule(kSysAdmin), {"CAP_SYS_ADMIN"}));
   // Without CAP_SYS_ADMIN: clone only without namespace flags (the flags are argument 1 on s390), and
   // clone3, whose flags live in memory seccomp cannot read, reports ENOSYS so libc falls back to clone.
   SeccompProfileSyscall clone =
@@ -376,6 +371,26 @@ SeccompProfile Build() {
   rules.push_back(WithCaps(Rule({"syslog"}), {"CAP_SYSLOG"}));
   rules.push_back(WithCaps(Rule({"bpf"}), {"CAP_BPF"}));
   rules.push_back(WithCaps(Rule({"perf_event_open"}), {"CAP_PERFMON"}));
+}
+
+SeccompProfile Build() {
+  SeccompProfile p;
+  p.default_action = SeccompAction::kErrno;
+  p.default_errno_ret = 1;  // EPERM
+  p.arch_map = {
+      {"SCMP_ARCH_X86_64", {"SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
+      {"SCMP_ARCH_AARCH64", {"SCMP_ARCH_ARM"}},
+      {"SCMP_ARCH_MIPS64", {"SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64N32"}},
+      {"SCMP_ARCH_MIPS64N32", {"SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64"}},
+      {"SCMP_ARCH_MIPSEL64", {"SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64N32"}},
+      {"SCMP_ARCH_MIPSEL64N32", {"SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64"}},
+      {"SCMP_ARCH_S390X", {"SCMP_ARCH_S390"}},
+      {"SCMP_ARCH_RISCV64", {}},
+      {"SCMP_ARCH_LOONGARCH64", {}},
+  };
+  AddUnconditionalRules(p.syscalls);
+  AddArchitectureRules(p.syscalls);
+  AddCapabilityRules(p.syscalls);
   return p;
 }
 
