@@ -1,0 +1,113 @@
+// cricket's CRI streaming server: the HTTP endpoint behind the URLs that the Exec, Attach and PortForward
+// RPCs return (https://github.com/kubernetes/cri-api api.proto ExecResponse.url). kubelet, crictl and
+// critest connect to such a URL and upgrade to SPDY/3.1 or WebSocket.
+//
+// Usage by the CRI handlers:
+//   auto server = StreamingServer::Start(options, runtime);      // once, at daemon start
+//   absl::StatusOr<std::string> url = (*server)->GetExecUrl(params);  // in Exec(); → ExecResponse.url
+// The URL is "http(s)://<host>:<port>/exec/<token>"; the token is single-use and expires after a minute.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/common/unique_fd.h"
+#include "server/streaming/conn.h"
+#include "server/streaming/remote_command.h"
+#include "server/streaming/request_cache.h"
+#include "server/streaming/runtime.h"
+
+namespace cricket::streaming {
+
+struct StreamingServerOptions {
+  // [crio.api] stream_address / stream_port. Port 0 picks a free port (see StreamingServer::port()).
+  std::string address = "127.0.0.1";
+  int port = 0;
+  // The host put into URLs. Empty: the listen address, or 127.0.0.1 (::1) when that is a wildcard, so
+  // that URLs always name a concrete host (kubelet cannot dial "0.0.0.0" or an empty host).
+  std::string url_host;
+  // [crio.api] stream_enable_tls / stream_tls_cert / stream_tls_key / stream_tls_ca. With a CA, clients
+  // must present a certificate it signed.
+  bool enable_tls = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  // [crio.api] stream_idle_timeout (4h) and kubelet's stream creation timeout (30s).
+  int64_t idle_timeout_ns = 4LL * 3600 * 1000 * 1000 * 1000;
+  int64_t creation_timeout_ns = 30LL * 1000 * 1000 * 1000;
+  // Token cache: validity and the number of outstanding tokens.
+  int64_t token_ttl_ns = 60LL * 1000 * 1000 * 1000;
+  size_t max_tokens = 1000;
+  // Connections served at once; more are answered 503.
+  size_t max_connections = 256;
+};
+
+class StreamingServer {
+ public:
+  // Binds, listens and starts serving. Sets SIGPIPE to SIG_IGN process-wide (writes to a closed client
+  // or pipe must fail with EPIPE, not kill the daemon); a runtime that spawns processes must restore
+  // SIG_DFL in the child. Errors name the address or the TLS file that failed.
+  static absl::StatusOr<std::unique_ptr<StreamingServer>> Start(const StreamingServerOptions& options,
+                                                                std::shared_ptr<StreamingRuntime> runtime);
+  ~StreamingServer();  // Stop()
+  StreamingServer(const StreamingServer&) = delete;
+  StreamingServer& operator=(const StreamingServer&) = delete;
+
+  // Validate the request (container/sandbox id present; tty with stderr is InvalidArgument; exec and
+  // attach need at least one of stdin/stdout/stderr; exec needs a command), store it, and return the URL
+  // for the client. ResourceExhausted when too many tokens are outstanding. Whether the container exists
+  // and runs is for the caller to check first.
+  absl::StatusOr<std::string> GetExecUrl(const ExecParams& params);
+  absl::StatusOr<std::string> GetAttachUrl(const AttachParams& params);
+  absl::StatusOr<std::string> GetPortForwardUrl(const PortForwardParams& params);
+
+  // "http://127.0.0.1:34567" (https with TLS); the bound port.
+  const std::string& base_url() const { return base_url_; }
+  int port() const { return port_; }
+
+  // Stops accepting, ends every session (their backends see cancellation) and waits for them.
+  void Stop();
+
+ private:
+  struct Connection {
+    std::thread thread;
+    int fd = -1;  // for Shutdown() from Stop(); owned by the connection thread
+    bool done = false;
+  };
+
+  StreamingServer(const StreamingServerOptions& options, std::shared_ptr<StreamingRuntime> runtime);
+  absl::Status Listen();
+  absl::Status SetUpTls();
+  void AcceptLoop();
+  void ServeConnection(uint64_t id, UniqueFd fd);
+  void Serve(Conn& conn);
+  void ReapFinished();
+  absl::StatusOr<std::string> Url(std::string_view kind, CachedRequest request);
+
+  StreamingServerOptions options_;
+  std::shared_ptr<StreamingRuntime> runtime_;
+  RequestCache cache_;
+  SessionOptions session_options_;
+  UniqueFd listen_fd_;
+  UniqueFd stop_fd_;  // eventfd waking the accept loop
+  struct SslCtxDeleter {
+    void operator()(SSL_CTX* ctx) const;
+  };
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ssl_ctx_;
+  std::string base_url_;
+  int port_ = 0;
+  std::thread accept_thread_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Connection> connections_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cricket::streaming
