@@ -64,10 +64,12 @@ absl::Status ReadInt64(const Json& value, std::string_view path, int64_t min, in
 
 absl::Status ReadUint64(const Json& value, std::string_view path, uint64_t max, uint64_t* out) {
   if (!value.is_number_integer()) return TypeError(path, "unsigned integer", value);
-  if (!value.is_number_unsigned()) {
+  // Parsed text stores non-negative numbers as unsigned; values built in code may be signed.
+  if (!value.is_number_unsigned() && value.get<int64_t>() < 0) {
     return PathError(path, StrCat("value ", value.get<int64_t>(), " out of range [0, ", max, "]"));
   }
-  uint64_t v = value.get<uint64_t>();
+  uint64_t v =
+      value.is_number_unsigned() ? value.get<uint64_t>() : static_cast<uint64_t>(value.get<int64_t>());
   if (v > max) return PathError(path, StrCat("value ", v, " out of range [0, ", max, "]"));
   *out = v;
   return absl::OkStatus();

@@ -475,6 +475,11 @@ absl::StatusOr<Spec> LoadSpecFile(const std::string& bundle_dir) {
   return spec;
 }
 
+std::string RootfsPath(const Root& root, std::string_view bundle_dir) {
+  if (!root.path.empty() && root.path[0] == '/') return CleanPath(root.path);
+  return JoinPath(bundle_dir, root.path);
+}
+
 absl::StatusOr<Process> ParseProcess(const Json& v, std::string_view path) {
   Process process;
   RETURN_IF_ERROR(ReadProcess(v, std::string(path), &process));

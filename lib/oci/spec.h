@@ -454,6 +454,10 @@ absl::StatusOr<Spec> ParseSpecText(std::string_view text, std::string_view what 
 // Reads `<bundle_dir>/config.json`, parses it and runs ValidateSpec. Errors start with the file path.
 absl::StatusOr<Spec> LoadSpecFile(const std::string& bundle_dir);
 
+// The root filesystem's path on the host: root.path when absolute, else joined to the bundle directory
+// (config.md "Root": "either an absolute path or a relative path to the bundle").
+std::string RootfsPath(const Root& root, std::string_view bundle_dir);
+
 // Serialization omits absent optionals and empty containers; ParseSpec(SpecToJson(s)) == s.
 nlohmann::json SpecToJson(const Spec& spec);
 // Serialized text; `indent` < 0 gives the compact form.

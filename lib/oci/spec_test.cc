@@ -294,6 +294,12 @@ TEST(Spec, PartsParseOnTheirOwn) {
             "cpu.shares: value -2 out of range [0, 18446744073709551615]");
 }
 
+TEST(Spec, RootfsPathIsRelativeToTheBundle) {
+  EXPECT_EQ(RootfsPath(Root{.path = "rootfs"}, "/run/b1"), "/run/b1/rootfs");
+  EXPECT_EQ(RootfsPath(Root{.path = "."}, "/run/b1"), "/run/b1");
+  EXPECT_EQ(RootfsPath(Root{.path = "/var/lib/c/merged/"}, "/run/b1"), "/var/lib/c/merged");
+}
+
 TEST(Spec, EnumNamesRoundTrip) {
   for (auto t : {NamespaceType::kPid, NamespaceType::kNetwork, NamespaceType::kMount, NamespaceType::kIpc,
                  NamespaceType::kUts, NamespaceType::kUser, NamespaceType::kCgroup, NamespaceType::kTime}) {
