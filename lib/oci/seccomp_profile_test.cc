@@ -360,7 +360,8 @@ TEST(SeccompProfileFormat, LoadsFilesAndTheContainersCommonProfile) {
   EXPECT_EQ(Outcome(*s, "read"), 0);
   EXPECT_EQ(Outcome(*s, "kexec_load"), EPERM);
   EXPECT_EQ(Outcome(*s, "open_by_handle_at"), EPERM);
-  absl::StatusOr<LinuxSeccomp> dac = RenderSeccompProfile(*p, With(kDefaultCaps, "CAP_DAC_READ_SEARCH"), kAmd64);
+  absl::StatusOr<LinuxSeccomp> dac =
+      RenderSeccompProfile(*p, With(kDefaultCaps, "CAP_DAC_READ_SEARCH"), kAmd64);
   ASSERT_TRUE(dac.ok());
   EXPECT_EQ(Outcome(*dac, "open_by_handle_at"), 0);
 }
