@@ -1,0 +1,38 @@
+// Overlay mounts of container root filesystems: the option string as data (tested without root), and
+// the one place that calls mount(2)/umount2(2) for them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cricket::storage {
+
+struct OverlayMountPlan {
+  // Directory the lowerdir entries are relative to: mount(2) resolves them against the caller's cwd,
+  // which is how "l/<link>" names keep the option string within one page for 100+ layers.
+  std::string cwd;
+  std::string target;
+  std::string data;  // the mount option string
+  bool readonly = false;
+};
+
+// `lowers` top first, relative to `cwd` (or absolute). `upper`/`work` empty for a read-only mount,
+// which then needs at least two lowers. ResourceExhausted when `data` would not fit in one page.
+absl::StatusOr<OverlayMountPlan> PlanOverlayMount(const std::string& cwd, const std::string& target,
+                                                  const std::vector<std::string>& lowers,
+                                                  const std::string& upper, const std::string& work,
+                                                  const std::vector<std::string>& extra);
+
+// Mounts per the plan. The cwd change happens in a short-lived thread that has unshared its
+// filesystem attributes (unshare(CLONE_FS)), so the daemon's other threads are unaffected.
+absl::Status MountOverlay(const OverlayMountPlan& plan);
+
+// Whether something is mounted on `path` (its device differs from its parent's).
+bool IsMountPoint(const std::string& path);
+
+// Unmounts every mount stacked on `path`; busy mounts are detached lazily. Not mounted is success.
+absl::Status UnmountAll(const std::string& path);
+
+}  // namespace cricket::storage
