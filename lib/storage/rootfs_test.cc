@@ -1,0 +1,163 @@
+// Privileged: real overlay mounts of container root filesystems.
+#include <errno.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "lib/common/file_util.h"
+#include "lib/storage/overlay_mount.h"
+#include "lib/storage/store_test_util.h"
+
+namespace cricket::storage {
+namespace {
+
+using testing::Dir;
+using testing::File;
+using testing::Hardlink;
+using testing::Symlink;
+using testing::TarEntry;
+
+bool OverlaySupported() {
+  auto fs = ReadFile("/proc/filesystems");
+  return fs.ok() && fs->find("\toverlay\n") != std::string::npos;
+}
+
+class RootfsTest : public testing::StoreTest {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (overlay mounts, whiteout devices)";
+    if (!OverlaySupported()) GTEST_SKIP() << "kernel without overlayfs";
+    StoreTest::SetUp();
+  }
+  void TearDown() override {
+    if (store_) {
+      auto list = store_->ListContainerRootfs();
+      if (list.ok()) {
+        for (const auto& c : *list) EXPECT_TRUE(store_->RemoveContainerRootfs(c.id).ok());
+      }
+    }
+    if (!dir_.empty()) StoreTest::TearDown();
+  }
+};
+
+std::string Content(const std::string& path) { return ReadFile(path).value_or("<missing>"); }
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 ? st.st_mode : 0;
+}
+
+TEST_F(RootfsTest, MultiLayerImageWithWhiteoutsMergesFileByFile) {
+  TarEntry suid = File("usr/bin/tool", "tool-v1", 04755);
+  std::vector<TarEntry> l1 = {Dir("etc"), File("etc/a", "a1"), File("etc/b", "b1"),  File("etc/c", "c1"),
+                              Dir("opt"), File("opt/x", "x1"), File("opt/y", "y1"),  Dir("usr/bin"),
+                              suid,       Dir("var"),          File("var/keep", "k")};
+  std::vector<TarEntry> l2 = {
+      File("etc/.wh.b", ""),        File("etc/c", "c2"), Dir("opt"),
+      File("opt/.wh..wh..opq", ""), File("opt/z", "z2"), Hardlink("usr/bin/tool2", "usr/bin/tool")};
+  std::vector<TarEntry> l3 = {File(".wh.var", ""), Dir("new"), Symlink("new/link", "../etc/a"),
+                              File("new/f", "f3")};
+  // Layer 2's hardlink target must be in layer 2 itself.
+  l2.insert(l2.begin(), File("usr/bin/tool", "tool-v2", 04755));
+  ImageInfo img = AddImage({l1, l2, l3}, {"r/merged:1"});
+  ASSERT_EQ(img.layers.size(), 3u);
+  auto c = store_->CreateContainerRootfs("merge", img.id);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto merged = store_->MountContainerRootfs("merge");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  const std::string& m = *merged;
+  EXPECT_EQ(Content(m + "/etc/a"), "a1");
+  EXPECT_FALSE(PathExists(m + "/etc/b"));
+  EXPECT_EQ(Content(m + "/etc/c"), "c2");
+  EXPECT_FALSE(PathExists(m + "/opt/x"));
+  EXPECT_FALSE(PathExists(m + "/opt/y"));
+  EXPECT_EQ(Content(m + "/opt/z"), "z2");
+  EXPECT_EQ(*ListDir(m + "/opt"), std::vector<std::string>{"z"});
+  EXPECT_EQ(Content(m + "/usr/bin/tool"), "tool-v2");
+  EXPECT_EQ(Content(m + "/usr/bin/tool2"), "tool-v2");
+  EXPECT_EQ(ModeOf(m + "/usr/bin/tool") & 07777, 04755u);
+  EXPECT_FALSE(PathExists(m + "/var"));
+  EXPECT_EQ(Content(m + "/new/link"), "a1");
+  EXPECT_EQ(Content(m + "/new/f"), "f3");
+  EXPECT_EQ(*ListDir(m), (std::vector<std::string>{"etc", "new", "opt", "usr"}));
+  EXPECT_EQ(*ListDir(m + "/etc"), (std::vector<std::string>{"a", "c"}));
+  // Writes go to the container's upper layer; deleting a lower file leaves a whiteout there.
+  ASSERT_TRUE(WriteFileAtomic(m + "/etc/written", "w").ok());
+  ASSERT_EQ(unlink((m + "/etc/a").c_str()), 0);
+  EXPECT_EQ(Content(c->upper + "/etc/written"), "w");
+  struct stat st;
+  ASSERT_EQ(lstat((c->upper + "/etc/a").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+  EXPECT_EQ(Content(store_->GetLayer(img.layers[0])->diff_dir + "/etc/a"), "a1");  // layers are untouched
+  EXPECT_GE(store_->ContainerUsage("merge")->inodes, 3u);
+  // Mount is idempotent, unmount too.
+  EXPECT_EQ(*store_->MountContainerRootfs("merge"), m);
+  EXPECT_TRUE(*store_->IsContainerRootfsMounted("merge"));
+  ASSERT_TRUE(store_->UnmountContainerRootfs("merge").ok());
+  ASSERT_TRUE(store_->UnmountContainerRootfs("merge").ok());
+  EXPECT_FALSE(*store_->IsContainerRootfsMounted("merge"));
+  EXPECT_TRUE(ListDir(m)->empty());
+  ASSERT_TRUE(store_->RemoveContainerRootfs("merge").ok());
+  EXPECT_FALSE(PathExists(c->dir));
+}
+
+TEST_F(RootfsTest, ReadOnlyRootfsRefusesWrites) {
+  ImageInfo img = AddImage({{File("f", "x")}}, {"r/ro:1"});
+  auto c = store_->CreateContainerRootfs("ro", img.id, {.readonly = true});
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto merged = store_->MountContainerRootfs("ro");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(Content(*merged + "/f"), "x");
+  int fd = open((*merged + "/new").c_str(), O_CREAT | O_WRONLY, 0644);
+  EXPECT_LT(fd, 0);
+  EXPECT_EQ(errno, EROFS);
+  if (fd >= 0) close(fd);
+  EXPECT_EQ(store_->ContainerUsage("ro")->bytes, 0u);
+}
+
+TEST_F(RootfsTest, ImageWithoutLayersMounts) {
+  NewImage img;
+  img.config = testing::ConfigFor({});
+  img.names = {"r/scratch:1"};
+  auto info = store_->PutImage(img);
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_TRUE(store_->CreateContainerRootfs("scratch", info->id).ok());
+  auto merged = store_->MountContainerRootfs("scratch");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_TRUE(ListDir(*merged)->empty());
+}
+
+TEST_F(RootfsTest, HundredTwentyLayersMount) {
+  std::vector<std::vector<TarEntry>> layers;
+  for (int i = 0; i < 120; ++i) {
+    layers.push_back({File(StrCat("layers/", i), StrCat(i)), File("top", StrCat("from ", i))});
+  }
+  ImageInfo img = AddImage(layers, {"r/tall:1"});
+  ASSERT_EQ(img.layers.size(), 120u);
+  ASSERT_TRUE(store_->CreateContainerRootfs("tall", img.id).ok());
+  auto merged = store_->MountContainerRootfs("tall");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(ListDir(*merged + "/layers")->size(), 120u);
+  EXPECT_EQ(Content(*merged + "/layers/0"), "0");
+  EXPECT_EQ(Content(*merged + "/layers/119"), "119");
+  EXPECT_EQ(Content(*merged + "/top"), "from 119");
+}
+
+// A daemon restart: the store is closed and reopened while the rootfs stays mounted.
+TEST_F(RootfsTest, MountSurvivesReopen) {
+  ImageInfo img = AddImage({{File("f", "x")}}, {"r/restart:1"});
+  ASSERT_TRUE(store_->CreateContainerRootfs("keep", img.id).ok());
+  auto merged = store_->MountContainerRootfs("keep");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  Reopen();
+  EXPECT_TRUE(*store_->IsContainerRootfsMounted("keep"));
+  EXPECT_EQ(Content(*merged + "/f"), "x");
+  EXPECT_EQ(*store_->MountContainerRootfs("keep"), *merged);
+  ASSERT_TRUE(store_->UnmountContainerRootfs("keep").ok());
+  EXPECT_FALSE(IsMountPoint(*merged));  // one mount, not a stack
+}
+
+}  // namespace
+}  // namespace cricket::storage
