@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace cricket::storage {
 
@@ -38,6 +39,30 @@ class StringSource : public ByteSource {
 
  private:
   std::string_view data_;
+};
+
+// A bounded in-memory pipe from a push-style producer (a libcurl write callback feeding a
+// decompressor) to the pull-style reader of LayerClaim::Apply running in another thread. Write blocks
+// while `capacity` bytes are buffered. The producer ends the stream with Close (OK: end of data, an
+// error: Read returns it once the buffered bytes are consumed). The consumer calls CloseRead when it
+// stops early (the apply failed), which makes pending and later Writes return false.
+class PipeSource : public ByteSource {
+ public:
+  explicit PipeSource(size_t capacity = size_t{4} << 20) : capacity_(capacity) {}
+
+  bool Write(std::string_view data);
+  void Close(absl::Status status = absl::OkStatus());
+  void CloseRead();
+  absl::StatusOr<size_t> Read(char* buf, size_t len) override;
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::string buffer_ ABSL_GUARDED_BY(mu_);
+  size_t offset_ ABSL_GUARDED_BY(mu_) = 0;  // consumed prefix of buffer_
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool reader_gone_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cricket::storage
