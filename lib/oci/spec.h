@@ -476,13 +476,18 @@ absl::StatusOr<LinuxSeccomp> ParseLinuxSeccomp(const nlohmann::json& json,
 nlohmann::json LinuxSeccompToJson(const LinuxSeccomp& seccomp);
 
 // ---------------------------------------------------------------------------------------------------
-// Validation of the spec's MUST rules for Linux (config.md, config-linux.md): ociVersion SemVer; root
-// present with a path; mount destinations non-empty, uid/gid mappings paired; process cwd absolute,
-// args non-empty, rlimit types known and unique, scheduler/ioPriority values; hook paths absolute and
-// timeouts > 0; namespace types unique and paths absolute; devices typed and absolute; device cgroup
-// rules well formed; blockIO weightDevice/rdma entries non-empty; masked/readonly paths absolute;
-// rootfsPropagation, personality and seccomp values known; errnoRet only with actions that take one.
-// Returns the first violation as InvalidArgument naming the JSON path.
+// Validation of the spec's MUST rules for Linux (config.md, config-linux.md) plus values the kernel
+// would reject anyway: ociVersion SemVer; root present with a path; mount destinations non-empty,
+// uid/gid mappings paired, idmap/ridmap without mappings only with a user namespace; process cwd
+// absolute, args non-empty, rlimit types known and unique with soft <= hard, scheduler policy/flags and
+// ioPriority class/priority known; hook paths absolute and timeouts > 0; namespace types unique and
+// paths absolute; devices typed (c, b, u, p) and absolute; device cgroup rules typed (a, c, b) with
+// access in "rwm"; cpu.burst <= a positive quota; blockIO weightDevice and rdma entries non-empty;
+// timeOffsets only for monotonic/boottime; masked/readonly paths absolute; rootfsPropagation,
+// personality, memoryPolicy, intelRdt.memBwSchema and seccomp values (architectures, flags,
+// listenerMetadata, argument index) known; errnoRet only with actions that take one. Capability names
+// are not checked (unknown ones are a warning for the runtime). Returns the first violation as
+// InvalidArgument naming the JSON path.
 absl::Status ValidateSpec(const Spec& spec);
 // The process part alone (also used for `exec --process`).
 absl::Status ValidateProcess(const Process& process, std::string_view path = "process");
