@@ -238,7 +238,10 @@ absl::Status CommandSession::StartBackend() {
 
 void CommandSession::PumpOutput(UniqueFd& fd, Channel channel, bool drain) {
   char buf[kReadChunk];
-  for (int i = 0; drain || i < 8; ++i) {
+  // Draining after the backend returned takes what the pipe holds (64 KiB by default), bounded in case
+  // a leftover writer keeps it full.
+  const int rounds = drain ? 256 : 8;
+  for (int i = 0; i < rounds; ++i) {
     const ssize_t n = read(fd.get(), buf, sizeof(buf));
     if (n > 0) {
       last_activity_ = MonotonicNow();
