@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,28 @@ TEST_F(StoreTest, PutImageAndLookups) {
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].layers, img.layers);
   EXPECT_EQ((*list)[0].config, img.config);
+}
+
+// Another process reads the metadata with SQLite while the store is open (WAL readers do not block).
+TEST_F(StoreTest, DatabaseIsReadableByAnotherProcessWhileOpen) {
+  AddImage({{File("a", "a")}}, {"r/one:1"}, "1");
+  AddImage({{File("b", "b")}}, {"r/two:1"}, "2");
+  std::string db = options_.root + "/storage.db";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sqlite3* conn = nullptr;
+    if (sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) _exit(100);
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(conn, "SELECT COUNT(*) FROM names", -1, &q, nullptr) != SQLITE_OK) _exit(101);
+    if (sqlite3_step(q) != SQLITE_ROW) _exit(102);
+    _exit(static_cast<int>(sqlite3_column_int(q, 0)));
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_TRUE(store_->FindImage("r/two:1").ok());  // and the store keeps working
 }
 
 TEST_F(StoreTest, DiffIdMismatchStoresNothing) {

@@ -97,6 +97,8 @@ TEST_F(TarApplyTest, ExtractsEveryTypeWithMetadataAndDiffId) {
   struct stat st;
   ASSERT_EQ(lstat((layer_ + "/bin/su").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 04755u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
+  EXPECT_EQ(st.st_uid, geteuid());
   struct stat st2;
   ASSERT_EQ(lstat((layer_ + "/bin/sh2").c_str(), &st2), 0);
   EXPECT_EQ(st.st_ino, st2.st_ino);
