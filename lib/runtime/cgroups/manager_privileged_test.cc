@@ -318,6 +318,52 @@ TEST_F(CgroupPrivilegedTest, HugetlbLimitThroughTheUnifiedHierarchyOnHybridHosts
   EXPECT_TRUE(stats->hugetlb.count("2MB"));
 }
 
+TEST_F(CgroupPrivilegedTest, TheKernelAcceptsEveryValueFormatWeWrite) {
+  Manager m = Make("formats");
+  oci::LinuxResources r;
+  if (Has("memory")) {
+    r.memory.emplace();
+    r.memory->limit = 64 << 20;
+    r.memory->reservation = 32 << 20;
+    if (layout_.HierarchyFor("memory")->version == 1) r.memory->swappiness = 10;
+  }
+  if (Has("cpu")) {
+    r.cpu.emplace();
+    r.cpu->shares = 512;
+    r.cpu->quota = 25000;
+    r.cpu->period = 50000;
+    if (CgroupFileExists(m.DirFor("cpu"), "cpu.cfs_burst_us") ||
+        CgroupFileExists(m.DirFor("cpu"), "cpu.max.burst")) {
+      r.cpu->burst = 1000;
+    }
+  }
+  if (Has("cpuset")) {
+    if (!r.cpu) r.cpu.emplace();
+    r.cpu->cpus = "0";
+    r.cpu->mems = "0";
+  }
+  if (Has("pids")) {
+    r.pids.emplace();
+    r.pids->limit = 64;
+  }
+  absl::Status st = m.Set(r);
+  ASSERT_TRUE(st.ok()) << st;
+  auto plan = m.Plan(r, false);
+  ASSERT_TRUE(plan.ok());
+  int checked = 0;
+  for (const CgroupWrite& w : plan->writes) {
+    for (const auto& [file, value] : {std::pair{w.file, w.value}, std::pair{w.pair_file, w.pair_value}}) {
+      if (file.empty()) continue;
+      EXPECT_EQ(*ReadCgroupValue(w.dir, file), value) << w.dir << "/" << file;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 5);
+  // Writing the same values again (an update) is accepted too.
+  st = m.Update(r);
+  EXPECT_TRUE(st.ok()) << st;
+}
+
 TEST_F(CgroupPrivilegedTest, SetRefusesWhatTheHostLacksAndWritesNothing) {
   Manager m = Make("refuse");
   oci::LinuxResources r;
