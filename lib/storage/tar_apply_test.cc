@@ -257,8 +257,16 @@ TEST_F(TarApplyTest, WhiteoutsOpaqueDirsOwnersAndDevices) {
   dev.major = 1;
   dev.minor = 3;
   dev.mode = 0666;
-  std::string tar = BuildTar({Dir("etc"), wh, Dir("opt"), File("opt/.wh..wh..opq", ""), File("opt/new", "n"),
-                              File(".wh..wh.plnk/123", ""), File("var/.wh..wh.aufs", ""), owned, dev});
+  // File capabilities (VFS_CAP_REVISION_2, effective, permitted = CAP_NET_BIND_SERVICE) must survive
+  // the chown that follows the write.
+  std::string cap("\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
+  TarEntry capped = File("bin/ping", "ping", 0755);
+  capped.uid = 0;
+  capped.gid = 0;
+  capped.xattrs = {{"security.capability", cap}};
+  std::string tar =
+      BuildTar({Dir("etc"), wh, Dir("opt"), File("opt/.wh..wh..opq", ""), File("opt/new", "n"),
+                File(".wh..wh.plnk/123", ""), File("var/.wh..wh.aufs", ""), owned, dev, capped});
   auto r = Apply(tar);
   ASSERT_TRUE(r.ok()) << r.status();
   struct stat st;
@@ -278,6 +286,10 @@ TEST_F(TarApplyTest, WhiteoutsOpaqueDirsOwnersAndDevices) {
   EXPECT_EQ(st.st_uid, 1000u);
   ASSERT_EQ(lstat((layer_ + "/dev/null").c_str(), &st), 0);
   EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  char capbuf[64];
+  ssize_t caplen = getxattr((layer_ + "/bin/ping").c_str(), "security.capability", capbuf, sizeof(capbuf));
+  ASSERT_EQ(caplen, 20);
+  EXPECT_EQ(std::string(capbuf, 20), cap);
   EXPECT_EQ(r->manifest.at("etc/motd").type, 'w');
   EXPECT_TRUE(r->manifest.at("opt").xattrs.contains("trusted.overlay.opaque"));
   EXPECT_TRUE(VerifyTree(root_.get(), r->manifest)->empty());
