@@ -61,13 +61,16 @@ TEST_F(RootfsTest, MultiLayerImageWithWhiteoutsMergesFileByFile) {
                               File("new/f", "f3")};
   // Layer 2's hardlink target must be in layer 2 itself.
   l2.insert(l2.begin(), File("usr/bin/tool", "tool-v2", 04755));
+  mode_t old_umask = umask(077);  // a daemon's umask must not leak into the image
   ImageInfo img = AddImage({l1, l2, l3}, {"r/merged:1"});
   ASSERT_EQ(img.layers.size(), 3u);
   auto c = store_->CreateContainerRootfs("merge", img.id);
+  umask(old_umask);
   ASSERT_TRUE(c.ok()) << c.status();
   auto merged = store_->MountContainerRootfs("merge");
   ASSERT_TRUE(merged.ok()) << merged.status();
   const std::string& m = *merged;
+  EXPECT_EQ(ModeOf(m) & 07777, 0755u);
   EXPECT_EQ(Content(m + "/etc/a"), "a1");
   EXPECT_FALSE(PathExists(m + "/etc/b"));
   EXPECT_EQ(Content(m + "/etc/c"), "c2");

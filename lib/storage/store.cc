@@ -333,7 +333,8 @@ absl::StatusOr<LayerLease> Store::ApplyClaimed(LayerClaim& claim, ByteSource& ta
     if (!s.ok()) log::Warn(kComponent, "cannot remove layer staging directory", {{"error", s}});
   };
   std::string diff = staging + "/diff";
-  if (::mkdir(diff.c_str(), 0755) != 0) return ErrnoError("mkdir", diff);
+  // Explicit mode: the daemon's umask must not reach the root of a layer (it becomes the container's /).
+  if (::mkdir(diff.c_str(), 0755) != 0 || ::chmod(diff.c_str(), 0755) != 0) return ErrnoError("create", diff);
   UniqueFd fd(::open(diff.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return ErrnoError("open", diff);
   absl::StatusOr<ApplyResult> r = ApplyLayerTar(tar, fd.get(), options_.limits);
