@@ -1,5 +1,6 @@
 // StreamingServer::Serve: one HTTP request, its token, the protocol upgrade, then the session.
 #include <algorithm>
+#include <functional>
 
 #include "lib/common/logging.h"
 #include "lib/common/status.h"
@@ -74,6 +75,99 @@ absl::StatusOr<std::vector<int32_t>> WebSocketPorts(const PortForwardParams& par
   return ports;
 }
 
+using Reply = std::function<void(int, const Headers&, std::string_view)>;
+
+// WebSocket (RFC 6455 §4.2) with Kubernetes' channel subprotocols, or the SPDY tunnel for port-forward.
+void UpgradeWebSocket(Conn& conn, const HttpRequest& req, std::string_view kind, const CachedRequest& cached,
+                      StreamingRuntime& runtime, const SessionOptions& session_options, int64_t deadline,
+                      const Reply& reply) {
+  const bool port_forward = kind == "portforward";
+  if (req.Header("sec-websocket-key").empty() || req.Header("sec-websocket-version") != "13" ||
+      !req.HeaderHasToken("connection", "upgrade")) {
+    return reply(400, {{"Sec-WebSocket-Version", "13"}}, "bad WebSocket handshake\n");
+  }
+  const std::optional<WsChoice> choice =
+      ChooseWebSocketProtocol(req.HeaderList("sec-websocket-protocol"), port_forward);
+  if (!choice) {
+    return reply(400, {},
+                 StrCat("requested protocol(s) are not supported: ",
+                        Join(req.HeaderList("sec-websocket-protocol"), ", "), "\n"));
+  }
+  std::vector<int32_t> ws_ports;
+  if (port_forward && !choice->spdy_tunnel) {
+    auto ports = WebSocketPorts(std::get<PortForwardParams>(cached), req);
+    if (!ports.ok()) return reply(400, {}, StrCat(ToStd(ports.status().message()), "\n"));
+    ws_ports = *std::move(ports);
+  }
+  Headers h = {{"Upgrade", "websocket"},
+               {"Connection", "Upgrade"},
+               {"Sec-WebSocket-Accept", ws::AcceptKey(req.Header("sec-websocket-key"))}};
+  if (!choice->protocol.empty()) h.emplace_back("Sec-WebSocket-Protocol", choice->protocol);
+  if (!conn.Write(HttpResponse(101, h, ""), deadline).ok()) return;
+  if (port_forward && choice->spdy_tunnel) {
+    // The tunnel owns nothing: wrap a non-owning view of `conn`.
+    class Borrowed : public Conn {
+     public:
+      explicit Borrowed(Conn& c) : c_(c) {}
+      int fd() const override { return c_.fd(); }
+      bool HasBuffered() const override { return Conn::HasBuffered() || c_.HasBuffered(); }
+      absl::Status Write(std::string_view d, int64_t dl) override { return c_.Write(d, dl); }
+      void Shutdown() override { c_.Shutdown(); }
+      void Finish(int64_t dl) override { c_.Finish(dl); }
+
+     protected:
+      absl::StatusOr<ReadResult> ReadSome(char* b, size_t n) override { return c_.Read(b, n); }
+
+     private:
+      Conn& c_;
+    };
+    std::unique_ptr<Conn> tunnel = ws::NewTunnelConn(std::make_unique<Borrowed>(conn));
+    ServeSpdyPortForward(*tunnel, std::get<PortForwardParams>(cached), runtime, session_options);
+    tunnel->Finish(MonotonicNow() + session_options.write_timeout_ns);
+  } else if (port_forward) {
+    ServeWebSocketPortForward(conn, std::get<PortForwardParams>(cached), ws_ports, runtime, session_options);
+  } else {
+    const CommandRequest request = kind == "exec" ? CommandRequest(std::get<ExecParams>(cached))
+                                                  : CommandRequest(std::get<AttachParams>(cached));
+    ServeWebSocketCommand(conn, choice->command, choice->base64, request, runtime, session_options);
+  }
+}
+
+// SPDY (k8s.io/streaming httpstream.Handshake, then spdy.NewResponseUpgrader).
+void UpgradeSpdy(Conn& conn, const HttpRequest& req, std::string_view kind, const CachedRequest& cached,
+                 StreamingRuntime& runtime, const SessionOptions& session_options, int64_t deadline,
+                 const Reply& reply) {
+  const bool port_forward = kind == "portforward";
+  const std::vector<std::string> offered = req.HeaderList("x-stream-protocol-version");
+  if (offered.empty()) {
+    return reply(400, {}, "unable to upgrade: X-Stream-Protocol-Version is required\n");
+  }
+  const std::vector<std::string>& supported = SpdyProtocols(port_forward);
+  auto chosen = std::find_if(offered.begin(), offered.end(), [&](const std::string& p) {
+    return std::find(supported.begin(), supported.end(), p) != supported.end();
+  });
+  if (chosen == offered.end()) {
+    Headers h;
+    for (const std::string& p : supported) h.emplace_back("X-Accepted-Stream-Protocol-Versions", p);
+    return reply(403, h,
+                 StrCat("unable to upgrade: unable to negotiate protocol: client supports [",
+                        Join(offered, " "), "], server accepts [", Join(supported, " "), "]\n"));
+  }
+  if (!req.HeaderHasToken("connection", "upgrade") || !req.HeaderHasToken("upgrade", "spdy/3.1")) {
+    return reply(400, {}, "unable to upgrade: missing upgrade headers in request\n");
+  }
+  const Headers h = {
+      {"Connection", "Upgrade"}, {"Upgrade", "SPDY/3.1"}, {"X-Stream-Protocol-Version", *chosen}};
+  if (!conn.Write(HttpResponse(101, h, ""), deadline).ok()) return;
+  if (port_forward) {
+    ServeSpdyPortForward(conn, std::get<PortForwardParams>(cached), runtime, session_options);
+  } else {
+    const CommandRequest request = kind == "exec" ? CommandRequest(std::get<ExecParams>(cached))
+                                                  : CommandRequest(std::get<AttachParams>(cached));
+    ServeSpdyCommand(conn, SpdyCommandProtocol(*chosen), request, runtime, session_options);
+  }
+}
+
 }  // namespace
 
 void StreamingServer::Serve(Conn& conn) {
@@ -105,92 +199,13 @@ void StreamingServer::Serve(Conn& conn) {
                  (kind == "attach" && std::holds_alternative<AttachParams>(*cached)) ||
                  (kind == "portforward" && std::holds_alternative<PortForwardParams>(*cached)));
   if (!kind_matches) return reply(404, {}, "404 page not found\n");
-  const bool port_forward = kind == "portforward";
   log::Debug(kLog, "streaming request", {{"kind", kind}, {"method", req.method}});
 
+  const Reply reply_fn = reply;
   if (req.HeaderHasToken("upgrade", "websocket")) {
-    if (req.Header("sec-websocket-key").empty() || req.Header("sec-websocket-version") != "13" ||
-        !req.HeaderHasToken("connection", "upgrade")) {
-      return reply(400, {{"Sec-WebSocket-Version", "13"}}, "bad WebSocket handshake\n");
-    }
-    const std::optional<WsChoice> choice =
-        ChooseWebSocketProtocol(req.HeaderList("sec-websocket-protocol"), port_forward);
-    if (!choice) {
-      return reply(400, {},
-                   StrCat("requested protocol(s) are not supported: ",
-                          Join(req.HeaderList("sec-websocket-protocol"), ", "), "\n"));
-    }
-    std::vector<int32_t> ws_ports;
-    if (port_forward && !choice->spdy_tunnel) {
-      auto ports = WebSocketPorts(std::get<PortForwardParams>(*cached), req);
-      if (!ports.ok()) return reply(400, {}, StrCat(ToStd(ports.status().message()), "\n"));
-      ws_ports = *std::move(ports);
-    }
-    Headers h = {{"Upgrade", "websocket"},
-                 {"Connection", "Upgrade"},
-                 {"Sec-WebSocket-Accept", ws::AcceptKey(req.Header("sec-websocket-key"))}};
-    if (!choice->protocol.empty()) h.emplace_back("Sec-WebSocket-Protocol", choice->protocol);
-    if (!conn.Write(HttpResponse(101, h, ""), deadline).ok()) return;
-    if (port_forward && choice->spdy_tunnel) {
-      // The tunnel owns nothing: wrap a non-owning view of `conn`.
-      class Borrowed : public Conn {
-       public:
-        explicit Borrowed(Conn& c) : c_(c) {}
-        int fd() const override { return c_.fd(); }
-        bool HasBuffered() const override { return Conn::HasBuffered() || c_.HasBuffered(); }
-        absl::Status Write(std::string_view d, int64_t dl) override { return c_.Write(d, dl); }
-        void Shutdown() override { c_.Shutdown(); }
-        void Finish(int64_t dl) override { c_.Finish(dl); }
-
-       protected:
-        absl::StatusOr<ReadResult> ReadSome(char* b, size_t n) override { return c_.Read(b, n); }
-
-       private:
-        Conn& c_;
-      };
-      std::unique_ptr<Conn> tunnel = ws::NewTunnelConn(std::make_unique<Borrowed>(conn));
-      ServeSpdyPortForward(*tunnel, std::get<PortForwardParams>(*cached), *runtime_, session_options_);
-      tunnel->Finish(MonotonicNow() + session_options_.write_timeout_ns);
-    } else if (port_forward) {
-      ServeWebSocketPortForward(conn, std::get<PortForwardParams>(*cached), ws_ports, *runtime_,
-                                session_options_);
-    } else {
-      const CommandRequest request = kind == "exec" ? CommandRequest(std::get<ExecParams>(*cached))
-                                                    : CommandRequest(std::get<AttachParams>(*cached));
-      ServeWebSocketCommand(conn, choice->command, choice->base64, request, *runtime_, session_options_);
-    }
-    return;
+    return UpgradeWebSocket(conn, req, kind, *cached, *runtime_, session_options_, deadline, reply_fn);
   }
-
-  // SPDY (k8s.io/streaming httpstream.Handshake, then spdy.NewResponseUpgrader).
-  const std::vector<std::string> offered = req.HeaderList("x-stream-protocol-version");
-  if (offered.empty()) {
-    return reply(400, {}, "unable to upgrade: X-Stream-Protocol-Version is required\n");
-  }
-  const std::vector<std::string>& supported = SpdyProtocols(port_forward);
-  auto chosen = std::find_if(offered.begin(), offered.end(), [&](const std::string& p) {
-    return std::find(supported.begin(), supported.end(), p) != supported.end();
-  });
-  if (chosen == offered.end()) {
-    Headers h;
-    for (const std::string& p : supported) h.emplace_back("X-Accepted-Stream-Protocol-Versions", p);
-    return reply(403, h,
-                 StrCat("unable to upgrade: unable to negotiate protocol: client supports [",
-                        Join(offered, " "), "], server accepts [", Join(supported, " "), "]\n"));
-  }
-  if (!req.HeaderHasToken("connection", "upgrade") || !req.HeaderHasToken("upgrade", "spdy/3.1")) {
-    return reply(400, {}, "unable to upgrade: missing upgrade headers in request\n");
-  }
-  const Headers h = {
-      {"Connection", "Upgrade"}, {"Upgrade", "SPDY/3.1"}, {"X-Stream-Protocol-Version", *chosen}};
-  if (!conn.Write(HttpResponse(101, h, ""), deadline).ok()) return;
-  if (port_forward) {
-    ServeSpdyPortForward(conn, std::get<PortForwardParams>(*cached), *runtime_, session_options_);
-  } else {
-    const CommandRequest request = kind == "exec" ? CommandRequest(std::get<ExecParams>(*cached))
-                                                  : CommandRequest(std::get<AttachParams>(*cached));
-    ServeSpdyCommand(conn, SpdyCommandProtocol(*chosen), request, *runtime_, session_options_);
-  }
+  UpgradeSpdy(conn, req, kind, *cached, *runtime_, session_options_, deadline, reply_fn);
 }
 
 }  // namespace cricket::streaming
