@@ -84,6 +84,34 @@ void TokenCache::Erase(const std::string& key) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// RegistryClientPool
+
+RegistryClientPool::RegistryClientPool(std::shared_ptr<HttpTransport> transport,
+                                       RegistryClient::Options options, int64_t ttl_seconds)
+    : transport_(std::move(transport)),
+      tokens_(std::make_shared<TokenCache>()),
+      options_(std::move(options)),
+      ttl_ns_(ttl_seconds * 1'000'000'000) {}
+
+std::shared_ptr<RegistryClient> RegistryClientPool::Get(const std::string& registry, bool insecure,
+                                                        const std::optional<AuthConfig>& credentials) {
+  std::string fingerprint = credentials && !credentials->empty() ? credentials->Fingerprint() : "anonymous";
+  std::string key = StrCat(registry, "\n", insecure, "\n", fingerprint);
+  int64_t now = MonotonicNow();
+  absl::MutexLock lock(&mu_);
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    it = now - it->second.created >= ttl_ns_ ? clients_.erase(it) : std::next(it);
+  }
+  Entry& e = clients_[key];
+  if (e.client == nullptr) {
+    e.client =
+        std::make_shared<RegistryClient>(transport_, tokens_, registry, insecure, credentials, options_);
+    e.created = now;
+  }
+  return e.client;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Errors
 
 absl::Status HttpError(std::string_view what, const HttpResponse& resp) {

@@ -143,6 +143,30 @@ class RegistryClient {
   bool pinged_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Shares clients across pulls: one per (registry, insecure, credentials), so that pings, challenges and
+// connections are reused; a client is replaced after `ttl_seconds` (a registry may change its auth or
+// TLS setup). Thread-safe.
+class RegistryClientPool {
+ public:
+  explicit RegistryClientPool(std::shared_ptr<HttpTransport> transport, RegistryClient::Options options = {},
+                              int64_t ttl_seconds = 600);
+  std::shared_ptr<RegistryClient> Get(const std::string& registry, bool insecure,
+                                      const std::optional<AuthConfig>& credentials);
+  const std::shared_ptr<TokenCache>& tokens() const { return tokens_; }
+
+ private:
+  struct Entry {
+    std::shared_ptr<RegistryClient> client;
+    int64_t created = 0;
+  };
+  std::shared_ptr<HttpTransport> transport_;
+  std::shared_ptr<TokenCache> tokens_;
+  RegistryClient::Options options_;
+  int64_t ttl_ns_;
+  absl::Mutex mu_;
+  std::map<std::string, Entry> clients_ ABSL_GUARDED_BY(mu_);
+};
+
 // Turns a registry's error response into a Status: 401 Unauthenticated, 403 PermissionDenied,
 // 404 NotFound, 429 ResourceExhausted, 5xx Unavailable, anything else Unknown; the message carries
 // `what`, the status and the registry's error codes and messages (never headers or credentials).

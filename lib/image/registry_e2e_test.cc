@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "lib/common/file_util.h"
 #include "lib/common/strings.h"
+#include "lib/common/time_util.h"
 #include "lib/image/image_source.h"
 #include "lib/image/registry_client.h"
 #include "test/support/registry.h"
@@ -66,7 +67,7 @@ class RegistryE2eTest : public ::testing::Test {
   std::shared_ptr<HttpTransport> Transport(const std::string& certs_dir = "") {
     HttpTransport::Options o;
     o.certs_dirs = {certs_dir.empty() ? "/nonexistent" : certs_dir};
-    o.low_speed_time_s = 10;
+    o.low_speed_time_s = low_speed_time_s_;
     return std::make_shared<HttpTransport>(o);
   }
 
@@ -105,6 +106,7 @@ class RegistryE2eTest : public ::testing::Test {
   }
 
   std::shared_ptr<TokenCache> tokens_;
+  int64_t low_speed_time_s_ = 10;
 };
 
 TEST_F(RegistryE2eTest, PlainHttpInsecurePushAndPull) {
@@ -385,6 +387,90 @@ TEST_F(RegistryE2eTest, DroppedConnectionResumesWithRange) {
       "drop/app", big.descriptor, [](std::string_view) { return absl::OkStatus(); }, Ctx());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
   EXPECT_NE(r.status().message().find("without progress"), absl::string_view::npos) << r.status();
+}
+
+TEST_F(RegistryE2eTest, StalledTransferTimesOutAndResumes) {
+  auto reg = TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  TestImage img = SampleImage();
+  ASSERT_OK(testing::PushImage(*Client((*reg)->host(), true), "stall/app", "v1", img, Ctx()));
+  std::string log = (*reg)->dir() + "/stall.log";
+  auto proxy = (*reg)->StartProxy({"--drop-blob-after", "50000", "--stall", "20"}, log);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  low_speed_time_s_ = 1;  // no progress for 1 s aborts the transfer
+  auto client = Client(StrCat("127.0.0.1:", (*proxy)->port()), true);
+  const TestLayer& big = img.layers[1];
+  std::string out;
+  int64_t start = MonotonicNow();
+  auto r = client->FetchLayer(
+      "stall/app", big.descriptor,
+      [&](std::string_view c) {
+        out.append(c);
+        return absl::OkStatus();
+      },
+      Ctx());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(out == big.tar);
+  EXPECT_LT(MonotonicNow() - start, 15'000'000'000);  // far less than the 20 s stall
+  auto entries = testing::ReadJsonLines(log);
+  ASSERT_GE(entries.size(), 2u);
+  EXPECT_EQ(entries.back()["range"], "bytes=50000-");
+}
+
+TEST_F(RegistryE2eTest, RetriesServerErrors) {
+  auto reg = TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  TestImage img = SampleImage();
+  ASSERT_OK(testing::PushImage(*Client((*reg)->host(), true), "retry/app", "v1", img, Ctx()));
+  std::string log = (*reg)->dir() + "/retry.log";
+  auto proxy = (*reg)->StartProxy({"--error-first", "3"}, log);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  auto client = Client(StrCat("127.0.0.1:", (*proxy)->port()), true);
+  auto m = client->GetManifest("retry/app", "v1", Ctx());
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto entries = testing::ReadJsonLines(log);
+  ASSERT_GE(entries.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(entries[i]["status"], 503);
+  // Persistent failures end with the registry's message.
+  auto failing = (*reg)->StartProxy({"--error-first", "1000"}, (*reg)->dir() + "/fail.log");
+  ASSERT_TRUE(failing.ok());
+  absl::Status s = Client(StrCat("127.0.0.1:", (*failing)->port()), true)->Ping(Ctx());
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_NE(s.message().find("injected failure"), absl::string_view::npos) << s;
+}
+
+TEST_F(RegistryE2eTest, ParallelLayerFetchesThroughOneClient) {
+  auto reg = TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  std::vector<LayerSpec> specs;
+  for (uint32_t i = 0; i < 6; ++i) {
+    specs.push_back({{testing::TarFile(StrCat("f", i), BigContent(200000 + i * 1000, i))},
+                     i % 2 ? Compression::kZstd : Compression::kGzip});
+  }
+  TestImage img = testing::BuildImage(specs);
+  RegistryClientPool pool(Transport(), {});
+  auto client = pool.Get((*reg)->host(), true, std::nullopt);
+  ASSERT_OK(testing::PushImage(*client, "par/app", "v1", img, Ctx()));
+  std::vector<std::string> outs(img.layers.size());
+  std::vector<absl::Status> results(img.layers.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < img.layers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto r = client->FetchLayer(
+          "par/app", img.layers[i].descriptor,
+          [&](std::string_view c) {
+            outs[i].append(c);
+            return absl::OkStatus();
+          },
+          Ctx());
+      results[i] = r.status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < img.layers.size(); ++i) {
+    EXPECT_TRUE(results[i].ok()) << results[i];
+    EXPECT_TRUE(outs[i] == img.layers[i].tar) << "layer " << i;
+  }
 }
 
 TEST_F(RegistryE2eTest, CorruptedBlobAndManifestAreDetected) {

@@ -9,8 +9,9 @@ Every server prints "PORT <n>" on stdout once it listens, then logs one JSON obj
                 POST refresh-token grant when --refresh-token is given (404 otherwise). Tokens are RS256
                 JWTs with the signing certificate in the x5c header.
   proxy         forwards to --upstream; --drop-blob-after N cuts the first --drop-count blob bodies after N
-                bytes (a dropped connection); --ignore-range strips Range headers (the upstream then answers
-                200 to a resume).
+                bytes (a dropped connection), or with --stall stops sending and holds the connection open
+                (a stalled transfer); --ignore-range strips Range headers (the upstream then answers 200 to
+                a resume); --error-first N answers the first N requests with 503.
   static        serves files under --dir (the target of a registry's storage redirect).
 """
 import argparse
@@ -150,7 +151,7 @@ def make_token_handler(issuer, log_path):
 
 def make_proxy_handler(args):
     upstream = urllib.parse.urlparse(args.upstream)
-    state = {"drops_left": args.drop_count}
+    state = {"drops_left": args.drop_count, "errors_left": args.error_first}
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -160,6 +161,20 @@ def make_proxy_handler(args):
             pass
 
         def forward(self, method):
+            with lock:
+                fail = state["errors_left"] > 0
+                if fail:
+                    state["errors_left"] -= 1
+            if fail:
+                log(args.log, method=method, path=self.path, range=self.headers.get("Range", ""),
+                    auth=auth_kind(self.headers), status=503, dropped=False)
+                body = b'{"errors":[{"code":"UNAVAILABLE","message":"injected failure"}]}'
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in ("host", "connection", "keep-alive", "proxy-connection")}
             if args.ignore_range:
@@ -192,6 +207,8 @@ def make_proxy_handler(args):
                 if drop and sent + len(chunk) > args.drop_blob_after:
                     self.wfile.write(chunk[:args.drop_blob_after - sent])
                     self.wfile.flush()
+                    if args.stall:
+                        time.sleep(args.stall)
                     self.close_connection = True
                     self.connection.shutdown(2)
                     conn.close()
@@ -253,6 +270,8 @@ def main():
     x.add_argument("--drop-blob-after", type=int, default=-1)
     x.add_argument("--drop-count", type=int, default=1)
     x.add_argument("--ignore-range", action="store_true")
+    x.add_argument("--stall", type=float, default=0, help="seconds to hold a cut connection open")
+    x.add_argument("--error-first", type=int, default=0)
     s = sub.add_parser("static")
     s.add_argument("--dir", required=True)
     for q in (t, x, s):
