@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "lib/common/digest.h"
@@ -260,6 +261,64 @@ TEST_F(StoreTest, AFailedClaimHandsTheLayerToAWaiter) {
   EXPECT_FALSE(first->Apply(broken).ok());
   waiter.join();
   EXPECT_TRUE(second_applied.load());
+}
+
+// Pulls and removals of images sharing a base layer, from several threads at once: no deadlock, no
+// error other than the expected NotFound of a racing removal, and a consistent store at the end.
+TEST_F(StoreTest, ConcurrentPullsAndRemovalsStayConsistent) {
+  std::vector<std::thread> threads;
+  std::atomic<int> unexpected{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 15; ++i) {
+        std::string name = StrCat("r/img", (t + i) % 3, ":latest");
+        std::string base = BuildTar({File("base", "shared")});
+        std::string top = BuildTar({File("top", StrCat(t, "-", i))});
+        auto c1 = store_->ClaimLayer("", Sha256(base));
+        if (!c1.ok()) {
+          unexpected++;
+          continue;
+        }
+        std::optional<LayerLease> l1;
+        if (c1->stored()) {
+          l1.emplace(std::move(c1->lease()));
+        } else {
+          StringSource src(base);
+          auto r = c1->Apply(src);
+          if (!r.ok()) {
+            unexpected++;
+            continue;
+          }
+          l1.emplace(std::move(*r));
+        }
+        auto c2 = store_->ClaimLayer(l1->layer().chain_id, Sha256(top));
+        if (!c2.ok() || c2->stored()) {
+          unexpected++;
+          continue;
+        }
+        StringSource src2(top);
+        auto l2 = c2->Apply(src2);
+        if (!l2.ok()) {
+          unexpected++;
+          continue;
+        }
+        NewImage img;
+        img.config = ConfigFor({l1->layer().diff_id, l2->layer().diff_id}, StrCat(t, "-", i));
+        img.names = {name};
+        if (!store_->PutImage(img).ok()) unexpected++;
+        auto rm = store_->RemoveImage(name);
+        if (!rm.ok() && !absl::IsNotFound(rm.status())) unexpected++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(unexpected.load(), 0);
+  auto images = store_->ListImages();
+  ASSERT_TRUE(images.ok());
+  for (const auto& img : *images) ASSERT_TRUE(store_->RemoveImage(img.id).ok());
+  EXPECT_TRUE(store_->GarbageCollect().ok());
+  EXPECT_TRUE(store_->ListLayers()->empty());
+  EXPECT_TRUE(store_->Check(false)->ok());
 }
 
 TEST_F(StoreTest, SecondOpenOfTheSameRootIsRefused) {
