@@ -55,5 +55,55 @@ TEST(ParseNetworkConfig, RejectsMissingFields) {
   EXPECT_FALSE(ParseNetworkConfig("x.conf", R"({"name":"n"})").ok());
 }
 
+TEST(ParseNetworkConfig, VersionsAndFlags) {
+  auto l = ParseNetworkConfig("x.conflist", R"({"cniVersion":"1.0.0","cniVersions":["0.4.0","1.1.0","2.0.0"],
+      "name":"n","disableCheck":true,"disableGC":true,"plugins":[{"type":"bridge"}]})");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->cni_version, "1.1.0");  // the highest one cricket speaks
+  EXPECT_TRUE(l->disable_check);
+  EXPECT_TRUE(l->disable_gc);
+  auto none =
+      ParseNetworkConfig("x.conflist", R"({"cniVersions":["9.0.0"],"name":"n","plugins":[{"type":"b"}]})");
+  EXPECT_TRUE(absl::IsInvalidArgument(none.status())) << none.status();
+  auto path_type = ParseNetworkConfig("x.conflist", R"({"name":"n","plugins":[{"type":"../../bin/sh"}]})");
+  EXPECT_NE(path_type.status().message().find("is not a file name"), std::string::npos) << path_type.status();
+  EXPECT_FALSE(ParseNetworkConfig("x.conflist", R"({"name":"bad/name","plugins":[{"type":"b"}]})").ok());
+}
+
+TEST(CompareCniVersions, Orders) {
+  EXPECT_LT(CompareCniVersions("0.3.1", "0.4.0"), 0);
+  EXPECT_LT(CompareCniVersions("0.4.0", "1.0.0"), 0);
+  EXPECT_EQ(CompareCniVersions("1.0.0", "1.0.0"), 0);
+  EXPECT_GT(CompareCniVersions("1.1.0", "1.0.0"), 0);
+  EXPECT_EQ(CompareCniVersions("", "0.1.0"), 0);
+  EXPECT_GT(CompareCniVersions("0.10.0", "0.9.0"), 0);
+}
+
+TEST_F(NetworkConfigTest, FingerprintChangesWithTheFiles) {
+  std::string empty = NetworkDirFingerprint(dir_);
+  EXPECT_NE(NetworkDirFingerprint(dir_ + "/missing"), empty);
+  Write("10.conflist", R"({"name":"a","plugins":[{"type":"bridge"}]})");
+  std::string one = NetworkDirFingerprint(dir_);
+  EXPECT_NE(one, empty);
+  EXPECT_EQ(NetworkDirFingerprint(dir_), one);
+  Write("10.conflist", R"({"name":"b","plugins":[{"type":"bridge"}]})");  // replaced: new inode
+  EXPECT_NE(NetworkDirFingerprint(dir_), one);
+}
+
+TEST_F(NetworkConfigTest, FindPluginSearchesTheDirectoriesInOrder) {
+  ASSERT_TRUE(MkdirAll(dir_ + "/a").ok());
+  ASSERT_TRUE(MkdirAll(dir_ + "/b").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/a/bridge", "#!/bin/sh\n", 0644).ok());  // not executable
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/b/bridge", "#!/bin/sh\n", 0755).ok());
+  auto found = FindPlugin("bridge", {dir_ + "/a", dir_ + "/b"});
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, dir_ + "/b/bridge");
+  auto missing = FindPlugin("portmap", {dir_ + "/a", dir_ + "/b"});
+  EXPECT_TRUE(absl::IsNotFound(missing.status()));
+  EXPECT_NE(missing.status().message().find(dir_ + "/a, " + dir_ + "/b"), std::string::npos)
+      << missing.status();
+  EXPECT_TRUE(absl::IsInvalidArgument(FindPlugin("../b/bridge", {dir_ + "/a"}).status()));
+}
+
 }  // namespace
 }  // namespace cricket::cni
