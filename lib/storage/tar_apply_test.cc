@@ -148,6 +148,22 @@ TEST_F(TarApplyTest, TrailingPaddingIsPartOfTheDiffId) {
   EXPECT_EQ(r->tar_size, tar.size());
 }
 
+// Go's archive/tar writes non-ASCII names as UTF-8 pax records; they must survive a C locale.
+TEST_F(TarApplyTest, NonAsciiPaxNamesKeepTheirBytes) {
+  std::string name = "caf\xc3\xa9";
+  std::string record = "14 path=" + name + "\n";
+  auto block = [](std::string data) {
+    data.resize((data.size() + 511) / 512 * 512, '\0');
+    return data;
+  };
+  std::string tar = RawHeader("PaxHeaders/x", 'x', record.size()) + block(record) +
+                    RawHeader("placeholder", '0', 3) + block("abc") + std::string(1024, '\0');
+  auto r = Apply(tar);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(ReadAll(layer_ + "/" + name), "abc");
+  EXPECT_TRUE(r->manifest.contains(name));
+}
+
 TEST_F(TarApplyTest, RefusesAbsolutePaths) { ExpectRefused(BuildTar({File("/etc/evil", "x")}), "/etc/evil"); }
 
 TEST_F(TarApplyTest, RefusesDotDot) {
