@@ -56,7 +56,7 @@ struct RuntimeSection {
   std::vector<std::string> default_sysctls;
   std::vector<std::string> default_ulimits;
   std::string seccomp_profile;  // empty: the built-in RuntimeDefault profile
-  bool seccomp_use_default_when_empty = true;
+  bool seccomp_use_default_when_empty = false;
   std::string apparmor_profile;
   bool selinux = false;
   bool no_pivot = false;
