@@ -221,7 +221,8 @@ absl::StatusOr<std::string> RegistryClient::BaseUrl(const CallContext& ctx) {
   return Annotate(last, StrCat("registry ", registry_, " is not reachable"));
 }
 
-absl::StatusOr<TokenResponse> RegistryClient::FetchToken(const AuthChallenge& ch, const std::string& scope,
+absl::StatusOr<TokenResponse> RegistryClient::FetchToken(const AuthChallenge& ch,
+                                                         const std::vector<std::string>& scopes,
                                                          const CallContext& ctx) {
   std::string realm = ch.param("realm");
   std::optional<UrlParts> url = ParseUrl(realm);
@@ -231,10 +232,6 @@ absl::StatusOr<TokenResponse> RegistryClient::FetchToken(const AuthChallenge& ch
                "\", which is not an https URL (plain http is only allowed for insecure registries)"));
   }
   std::string service = ch.param("service");
-  std::vector<std::string> scopes;
-  if (!scope.empty()) scopes.push_back(scope);
-  std::string extra = ch.param("scope");
-  if (!extra.empty() && extra != scope) scopes.push_back(extra);
   std::string what = StrCat("token request to ", url->host_port, " for registry ", registry_);
 
   auto exchange = [&](HttpRequest req) -> absl::StatusOr<HttpResponse> {
@@ -277,10 +274,12 @@ absl::StatusOr<TokenResponse> RegistryClient::FetchToken(const AuthChallenge& ch
   return ParseTokenResponse(resp.body, RealtimeNow() / 1'000'000'000);
 }
 
-absl::StatusOr<std::string> RegistryClient::AuthorizationFor(const std::string& scope, const CallContext& ctx,
-                                                             bool refresh) {
-  if (credentials_ && !credentials_->registry_token.empty())
+absl::StatusOr<std::string> RegistryClient::AuthorizationFor(const std::string& scope,
+                                                             const std::string& extra_scope,
+                                                             const CallContext& ctx, bool refresh) {
+  if (credentials_ && !credentials_->registry_token.empty()) {
     return StrCat("Bearer ", credentials_->registry_token);
+  }
   std::optional<AuthChallenge> ch;
   {
     absl::MutexLock lock(&mu_);
@@ -291,22 +290,27 @@ absl::StatusOr<std::string> RegistryClient::AuthorizationFor(const std::string& 
     return credentials_ && !credentials_->username.empty() ? BasicAuth(*credentials_) : std::string();
   }
   if (ch->scheme != "bearer") return std::string();
-  std::string key = StrCat(ch->param("realm"), "\n", ch->param("service"), "\n", scope, "\n",
-                           ch->param("scope"), "\n", fingerprint_);
+  std::vector<std::string> scopes;
+  if (!scope.empty()) scopes.push_back(scope);
+  if (!extra_scope.empty() && extra_scope != scope) scopes.push_back(extra_scope);
+  std::string key =
+      StrCat(ch->param("realm"), "\n", ch->param("service"), "\n", Join(scopes, " "), "\n", fingerprint_);
   if (refresh) {
     tokens_->Erase(key);
   } else if (auto cached = tokens_->Get(key)) {
     return StrCat("Bearer ", *cached);
   }
-  ASSIGN_OR_RETURN(TokenResponse t, FetchToken(*ch, scope, ctx));
+  ASSIGN_OR_RETURN(TokenResponse t, FetchToken(*ch, scopes, ctx));
   tokens_->Put(key, t.token, t.lifetime_seconds);
   return StrCat("Bearer ", t.token);
 }
 
 absl::StatusOr<HttpResponse> RegistryClient::SendOnce(const Request& req, const CallContext& ctx,
                                                       BodyReceiver* receiver) {
+  // The scope a 401 asks for, when it is more than ours (e.g. push needs pull,push).
+  std::string extra_scope;
   for (int auth_try = 0;; ++auth_try) {
-    ASSIGN_OR_RETURN(std::string auth, AuthorizationFor(req.scope, ctx, auth_try > 0));
+    ASSIGN_OR_RETURN(std::string auth, AuthorizationFor(req.scope, extra_scope, ctx, auth_try > 0));
     HttpRequest h;
     h.method = req.method;
     h.url = req.url;
@@ -323,6 +327,10 @@ absl::StatusOr<HttpResponse> RegistryClient::SendOnce(const Request& req, const 
     if (!at || !asked || at->host_port != asked->host_port || at->scheme != asked->scheme) return resp;
     std::optional<AuthChallenge> ch = PickChallenge(resp);
     if (!ch) return resp;
+    // The challenge's scope and error belong to this request; realm and service to the registry.
+    extra_scope = ch->param("scope");
+    ch->params.erase("scope");
+    ch->params.erase("error");
     {
       absl::MutexLock lock(&mu_);
       challenge_ = ch;

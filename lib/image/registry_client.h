@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -120,9 +121,9 @@ class RegistryClient {
   // SendOnce with retries on transport errors, 429 and 5xx.
   absl::StatusOr<HttpResponse> Send(const Request& req, const CallContext& ctx);
   absl::StatusOr<std::string> BaseUrl(const CallContext& ctx);
-  absl::StatusOr<std::string> AuthorizationFor(const std::string& scope, const CallContext& ctx,
-                                               bool refresh);
-  absl::StatusOr<TokenResponse> FetchToken(const AuthChallenge& ch, const std::string& scope,
+  absl::StatusOr<std::string> AuthorizationFor(const std::string& scope, const std::string& extra_scope,
+                                               const CallContext& ctx, bool refresh);
+  absl::StatusOr<TokenResponse> FetchToken(const AuthChallenge& ch, const std::vector<std::string>& scopes,
                                            const CallContext& ctx);
   absl::Status Backoff(int attempt, const CallContext& ctx);
   std::string RepoUrl(const std::string& base, std::string_view repository, std::string_view kind,
