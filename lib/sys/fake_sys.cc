@@ -449,6 +449,7 @@ mode_t FakeSys::Umask(mode_t mask) {
   return 022;
 }
 int FakeSys::Setsid() { return Record("setsid()"); }
+int FakeSys::Personality(unsigned long persona) { return Record(StrCat("personality(", Hex(persona), ")")); }
 pid_t FakeSys::Getpid() { return 1; }
 int FakeSys::Execve(const char* path, char* const argv[], char* const envp[]) {
   std::vector<std::string> a, e;

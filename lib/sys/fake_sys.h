@@ -82,6 +82,7 @@ class FakeSys : public Sys {
   int Prlimit(pid_t pid, int resource, const struct rlimit* new_limit, struct rlimit* old) override;
   mode_t Umask(mode_t mask) override;
   int Setsid() override;
+  int Personality(unsigned long persona) override;
   pid_t Getpid() override;
   int Execve(const char* path, char* const argv[], char* const envp[]) override;
 

@@ -133,6 +133,7 @@ class RealSys final : public Sys {
   }
   mode_t Umask(mode_t mask) override { return ::umask(mask); }
   int Setsid() override { return Ret(::setsid()); }
+  int Personality(unsigned long persona) override { return Ret(::syscall(SYS_personality, persona)); }
   pid_t Getpid() override { return static_cast<pid_t>(::syscall(SYS_getpid)); }
   int Execve(const char* path, char* const argv[], char* const envp[]) override {
     return Ret(::execve(path, argv, envp));

@@ -82,6 +82,7 @@ class Sys {
   virtual int Prlimit(pid_t pid, int resource, const struct rlimit* new_limit, struct rlimit* old) = 0;
   virtual mode_t Umask(mode_t mask) = 0;
   virtual int Setsid() = 0;
+  virtual int Personality(unsigned long persona) = 0;
   virtual pid_t Getpid() = 0;
   // On success it does not return.
   virtual int Execve(const char* path, char* const argv[], char* const envp[]) = 0;

@@ -1,0 +1,233 @@
+// Runtime::Create: plan, clone the init, drive its setup, record the container.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <unistd.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "lib/common/file_util.h"
+#include "lib/common/logging.h"
+#include "lib/common/path_util.h"
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/common/time_util.h"
+#include "lib/runtime/console.h"
+#include "lib/runtime/container_ops.h"
+#include "lib/runtime/hooks.h"
+#include "lib/runtime/plan_builder.h"
+#include "lib/runtime/process_limits.h"
+#include "lib/runtime/runtime.h"
+#include "lib/runtime/seccomp.h"
+#include "lib/runtime/spawn.h"
+#include "lib/sys/clone.h"
+
+namespace cricket::runtime {
+namespace {
+
+void LogWarnings(const std::string& id, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) log::Warn("runtime", w, {{"id", id}});
+}
+
+absl::StatusOr<oci::Spec> LoadCreateSpec(const CreateOptions& o, std::string* bundle) {
+  if (o.bundle.empty()) return absl::InvalidArgumentError("a bundle directory is required");
+  char* real = ::realpath(o.bundle.c_str(), nullptr);
+  if (real == nullptr) return ErrnoError("resolve bundle", o.bundle);
+  *bundle = real;
+  ::free(real);
+  oci::Spec spec;
+  if (o.spec) {
+    spec = *o.spec;
+    RETURN_IF_ERROR(oci::ValidateSpec(spec));
+  } else {
+    ASSIGN_OR_RETURN(spec, oci::LoadSpecFile(*bundle));
+  }
+  if (!spec.process)
+    return absl::InvalidArgumentError("config.json: process is required to create a container");
+  return spec;
+}
+
+// Opens the namespaces to join and the user namespaces of idmapped mounts; `owned` keeps the fds.
+absl::Status OpenPlanFds(InitPlan* plan, std::vector<UniqueFd>* owned) {
+  for (NamespaceJoin& j : plan->ns.joins) {
+    UniqueFd fd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return ErrnoError("open namespace", j.path);
+    j.fd = fd.get();
+    owned->push_back(std::move(fd));
+  }
+  for (size_t i = 0; i < plan->rootfs.idmaps.size(); ++i) {
+    const auto& req = plan->rootfs.idmaps[i];
+    ASSIGN_OR_RETURN(UniqueFd fd, sys::MakeUserNamespace(req.uid_map, req.gid_map));
+    plan->rootfs.idmap_userns_fds[i] = fd.get();
+    owned->push_back(std::move(fd));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlanPersonality(const oci::Spec& spec, ProcessPlan* plan) {
+  if (!spec.linux || !spec.linux->personality) return absl::OkStatus();
+  const oci::Personality& p = *spec.linux->personality;
+  if (p.domain == "LINUX") {
+    plan->personality = PER_LINUX;
+  } else if (p.domain == "LINUX32") {
+    plan->personality = PER_LINUX32;
+  } else {
+    return absl::InvalidArgumentError(StrCat("linux.personality.domain: unknown value \"", p.domain, "\""));
+  }
+  if (!p.flags.empty()) return absl::InvalidArgumentError("linux.personality.flags: no flags are supported");
+  plan->set_personality = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<InitPlan> BuildInitPlan(const oci::Spec& spec, const CreateOptions& o, PlanContext& ctx) {
+  InitPlan plan;
+  ASSIGN_OR_RETURN(plan.ns, BuildNamespacePlan(spec));
+  ASSIGN_OR_RETURN(plan.rootfs, BuildRootfsPlan(spec, plan.ns, ctx));
+  plan.rootfs.no_pivot = o.no_pivot;
+  ASSIGN_OR_RETURN(plan.process, BuildProcessPlan(*spec.process, plan.ns, ctx));
+  RETURN_IF_ERROR(PlanPersonality(spec, &plan.process));
+  if (spec.linux && spec.linux->seccomp) {
+    ASSIGN_OR_RETURN(SeccompCompileResult sc, CompileSeccomp(*spec.linux->seccomp));
+    plan.process.seccomp = std::move(sc.program);
+  }
+  for (int i = 0; i < 3; ++i) plan.process.stdio[i] = o.stdio[i];
+  plan.process.extra_fds = o.extra_fds;
+  const oci::Hooks hooks = spec.hooks.value_or(oci::Hooks{});
+  plan.hook_point =
+      !hooks.prestart.empty() || !hooks.create_runtime.empty() || !hooks.create_container.empty();
+  return plan;
+}
+
+struct SetupOutcome {
+  UniqueFd console;
+};
+
+// Runs the prestart, createRuntime and createContainer hooks at the init's hook point.
+absl::Status RunCreateHooks(const oci::Spec& spec, const ContainerRecord& r, const sys::PidFd& init,
+                            int timeout_ms) {
+  const oci::Hooks hooks = spec.hooks.value_or(oci::Hooks{});
+  std::string state = oci::SerializeState(MakeState(r, oci::ContainerStatus::kCreating));
+  RETURN_IF_ERROR(RunHooks(hooks.prestart, "prestart", state, timeout_ms));
+  RETURN_IF_ERROR(RunHooks(hooks.create_runtime, "createRuntime", state, timeout_ms));
+  if (hooks.create_container.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(uint64_t flags, NamespacesToJoin(init.pid()));
+  return RunHooksInContainer(hooks.create_container, "createContainer", state, init, flags, timeout_ms);
+}
+
+// Lets the init go on and answers its messages until it is ready.
+absl::StatusOr<SetupOutcome> DriveSetup(const oci::Spec& spec, const ContainerRecord& r, SetupChild& child,
+                                        int timeout_ms) {
+  SetupOutcome out;
+  RETURN_IF_ERROR(SyncContinue(child.sync.get()));
+  for (;;) {
+    ASSIGN_OR_RETURN(Received m, SyncReceive(child.sync.get(), timeout_ms));
+    switch (static_cast<SyncType>(m.msg.type)) {
+      case SyncType::kError:
+        return absl::InternalError(DescribeError(m.msg));
+      case SyncType::kWarning:
+        log::Warn("runtime", m.msg.text, {{"id", r.id}});
+        break;
+      case SyncType::kHookPoint:
+        RETURN_IF_ERROR(RunCreateHooks(spec, r, child.pidfd, timeout_ms));
+        RETURN_IF_ERROR(SyncContinue(child.sync.get()));
+        break;
+      case SyncType::kConsole:
+        out.console = std::move(m.fd);
+        break;
+      case SyncType::kReady:
+        return out;
+      default:
+        return absl::InternalError(StrCat("unexpected message ", m.msg.type, " from the container init"));
+    }
+  }
+}
+
+// Everything after the init exists and before it continues: ids, cgroup, limits.
+absl::Status PrepareInit(const oci::Spec& spec, const InitPlan& plan,
+                         const std::optional<cgroups::Manager>& cg, pid_t pid,
+                         std::vector<std::string>* warnings) {
+  if (plan.ns.new_user_ns) {
+    RETURN_IF_ERROR(
+        Annotate(sys::WriteIdMaps(pid, plan.ns.uid_map, plan.ns.gid_map, false), "write id maps"));
+  }
+  if (cg) RETURN_IF_ERROR(Annotate(cg->Join(pid), "join cgroup"));
+  return ApplyProcessLimits(pid, *spec.process, warnings);
+}
+
+}  // namespace
+
+absl::StatusOr<Container> Runtime::Create(const std::string& id, const CreateOptions& o) {
+  RETURN_IF_ERROR(ValidateContainerId(id));
+  std::string bundle;
+  ASSIGN_OR_RETURN(oci::Spec spec, LoadCreateSpec(o, &bundle));
+  ContainerStore store(options_.root);
+  RETURN_IF_ERROR(store.CreateDir(id));
+  ContainerRecord r;
+  r.id = id;
+  std::optional<cgroups::Manager> cg;
+  sys::PidFd init;
+  absl::Cleanup undo = [&] {
+    KillAndReap(init);
+    absl::Status s = RemoveContainer(store, r, cg);
+    if (!s.ok()) log::Warn("runtime", "cleanup after failed create", {{"id", id}, {"error", s}});
+  };
+  ASSIGN_OR_RETURN(UniqueFd lock, store.Lock(id));
+  r.bundle = bundle;
+  r.created_ns = RealtimeNow();
+  r.annotations = spec.annotations;
+  r.cgroup_driver = options_.systemd_cgroup ? "systemd" : "cgroupfs";
+  r.cgroups_path = spec.linux ? spec.linux->cgroups_path : "";
+  RETURN_IF_ERROR(store.SaveSpec(id, spec));
+  RETURN_IF_ERROR(store.Save(r));
+
+  std::vector<std::string> warnings;
+  PlanContext ctx;
+  ctx.bundle = bundle;
+  ctx.host = HostFacts::Detect();
+  ctx.warnings = &warnings;
+  if (options_.cgroup_layout) {
+    ctx.host.cgroup_hierarchies = options_.cgroup_layout->hierarchies();
+    cg = CgroupFor(options_, r);
+    if (!cg)
+      return absl::InvalidArgumentError(StrCat("linux.cgroupsPath \"", r.cgroups_path, "\" is not usable"));
+    RETURN_IF_ERROR(Annotate(cg->Create(), "create cgroup"));
+    if (spec.linux && spec.linux->resources)
+      RETURN_IF_ERROR(Annotate(cg->Set(EffectiveResources(spec)), "set resources"));
+    ctx.cgroup_dirs = cg->dirs();
+  }
+  ASSIGN_OR_RETURN(InitPlan plan, BuildInitPlan(spec, o, ctx));
+  r.rootfs = plan.rootfs.rootfs;
+  r.shares_host_mount_ns = plan.ns.shares_host_mount_ns;
+  r.private_pid_ns = (plan.ns.clone_flags & CLONE_NEWPID) != 0;
+  std::vector<UniqueFd> plan_fds;
+  RETURN_IF_ERROR(OpenPlanFds(&plan, &plan_fds));
+  ASSIGN_OR_RETURN(UniqueFd start_sock, ListenStartSocket(store.Dir(id)));
+
+  ASSIGN_OR_RETURN(SetupChild child, SpawnInit(plan, start_sock.get(), options_.setup_timeout_ms));
+  init = std::move(child.pidfd);
+  child.pidfd = sys::PidFd();
+  ASSIGN_OR_RETURN(r.init, sys::IdentifyProcess(init.pid()));
+  RETURN_IF_ERROR(store.Save(r));
+  RETURN_IF_ERROR(PrepareInit(spec, plan, cg, init.pid(), &warnings));
+  LogWarnings(id, warnings);
+  child.pidfd = std::move(init);
+  auto setup = DriveSetup(spec, r, child, options_.setup_timeout_ms);
+  init = std::move(child.pidfd);
+  if (!setup.ok()) return Annotate(setup.status(), StrCat("create container ", id));
+
+  r.created = true;
+  RETURN_IF_ERROR(store.Save(r));
+  if (!o.pid_file.empty()) RETURN_IF_ERROR(WriteFileAtomic(o.pid_file, StrCat(init.pid()), 0644));
+  Container out;
+  if (setup->console && !o.console_socket.empty()) {
+    RETURN_IF_ERROR(SendConsole(o.console_socket, setup->console.get(), id));
+  } else {
+    out.console = std::move(setup->console);
+  }
+  std::move(undo).Cancel();
+  out.id = id;
+  out.pid = init.pid();
+  out.pidfd = std::move(init);
+  return out;
+}
+
+}  // namespace cricket::runtime

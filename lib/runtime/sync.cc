@@ -1,0 +1,118 @@
+#include "lib/runtime/sync.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/sys/sys.h"
+
+namespace cricket::runtime {
+
+int SyncSend(int fd, SyncType type, int err, const char* text, const char* object, int pass_fd) {
+  SyncMsg msg;
+  msg.type = static_cast<uint32_t>(type);
+  msg.err = err;
+  if (text != nullptr) sys::SafeAppend(msg.text, sizeof(msg.text), text);
+  if (object != nullptr && object[0] != '\0') {
+    sys::SafeAppend(msg.text, sizeof(msg.text), " ");
+    sys::SafeAppend(msg.text, sizeof(msg.text), object);
+  }
+  iovec iov{&msg, sizeof(msg)};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  if (pass_fd >= 0) {
+    memset(control, 0, sizeof(control));
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+  }
+  for (;;) {
+    ssize_t n = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return 0;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+int SyncRecv(int fd, SyncMsg* msg, int* received_fd) {
+  *received_fd = -1;
+  iovec iov{msg, sizeof(*msg)};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = ::recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  if (n == 0) return -EPIPE;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      memcpy(received_fd, CMSG_DATA(c), sizeof(int));
+  }
+  if (static_cast<size_t>(n) != sizeof(*msg)) return -EPROTO;
+  msg->text[sizeof(msg->text) - 1] = '\0';
+  return 0;
+}
+
+int SyncWaitContinue(int fd) {
+  SyncMsg msg;
+  int passed = -1;
+  int r = SyncRecv(fd, &msg, &passed);
+  if (passed >= 0) ::close(passed);
+  if (r < 0) return r;
+  return msg.type == static_cast<uint32_t>(SyncType::kContinue) ? 0 : -EPIPE;
+}
+
+absl::Status MakeSyncPair(UniqueFd* parent, UniqueFd* child) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return ErrnoError("create", "socketpair");
+  parent->reset(sv[0]);
+  child->reset(sv[1]);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Received> SyncReceive(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  for (;;) {
+    int r = ::poll(&p, 1, timeout_ms);
+    if (r > 0) break;
+    if (r == 0) return absl::DeadlineExceededError("timed out waiting for the container process");
+    if (errno != EINTR) return ErrnoError("poll", "sync socket");
+  }
+  Received out;
+  int passed = -1;
+  int r = SyncRecv(fd, &out.msg, &passed);
+  out.fd.reset(passed);
+  if (r == -EPIPE || r == -ECONNRESET) return absl::AbortedError("the container process exited during setup");
+  if (r < 0) return ErrnoError(-r, "receive from", "sync socket");
+  return out;
+}
+
+absl::Status SyncContinue(int fd) {
+  int r = SyncSend(fd, SyncType::kContinue);
+  if (r == -EPIPE || r == -ECONNRESET) return absl::AbortedError("the container process exited during setup");
+  if (r < 0) return ErrnoError(-r, "send to", "sync socket");
+  return absl::OkStatus();
+}
+
+std::string DescribeError(const SyncMsg& msg) {
+  if (msg.err == 0) return msg.text;
+  return StrCat(msg.text, ": ", ErrnoName(msg.err), " (",
+                strerrordesc_np(msg.err) ? strerrordesc_np(msg.err) : "", ")");
+}
+
+}  // namespace cricket::runtime
