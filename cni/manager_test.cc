@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "lib/common/file_util.h"
@@ -355,6 +356,38 @@ TEST_F(ManagerTest, PluginVersions) {
   EXPECT_EQ(*v, (std::vector<std::string>{"0.4.0", "1.0.0", "1.1.0"}));
   EXPECT_TRUE(absl::IsNotFound(m.PluginVersions("nosuch").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(m.PluginVersions("../fake").status()));
+}
+
+TEST(DefaultConflist, IsUsableWithDebiansPlugins) {
+  std::string file = std::string(CRICKET_SOURCE_DIR) + "/hack/cni/10-cricket-bridge.conflist";
+  auto text = ReadFile(file);
+  ASSERT_TRUE(text.ok()) << text.status();
+  auto list = ParseNetworkConfig(file, *text);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->name, "cricket");
+  ASSERT_EQ(list->plugins.size(), 2u);
+  const Json& bridge = list->plugins[0];
+  EXPECT_EQ(bridge["type"], "bridge");
+  EXPECT_EQ(bridge["bridge"], "cricket0");
+  EXPECT_TRUE(bridge["isGateway"].get<bool>() && bridge["ipMasq"].get<bool>() &&
+              bridge["hairpinMode"].get<bool>());
+  EXPECT_EQ(bridge["ipam"]["type"], "host-local");
+  EXPECT_EQ(bridge["ipam"]["ranges"][0][0]["subnet"], "10.88.0.0/16");
+  EXPECT_EQ(list->plugins[1]["type"], "portmap");
+  EXPECT_TRUE(list->plugins[1]["capabilities"]["portMappings"].get<bool>());
+  if (access("/usr/lib/cni/bridge", X_OK) != 0) GTEST_SKIP() << "containernetworking-plugins not installed";
+  char tmpl[] = "/tmp/cricket-cnidefault-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  ASSERT_TRUE(WriteFileAtomic(std::string(tmpl) + "/10-cricket-bridge.conflist", *text).ok());
+  ManagerOptions o;
+  o.network_dir = tmpl;
+  o.cache_dir = std::string(tmpl) + "/cache";
+  Manager m(o);  // the default plugin_dirs: /opt/cni/bin, /usr/lib/cni
+  EXPECT_TRUE(m.Status().ok()) << m.Status();
+  auto versions = m.PluginVersions("bridge");
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  EXPECT_NE(std::find(versions->begin(), versions->end(), "1.0.0"), versions->end());
+  EXPECT_TRUE(RemoveAll(tmpl).ok());
 }
 
 }  // namespace
