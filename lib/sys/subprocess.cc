@@ -384,6 +384,12 @@ absl::StatusOr<RunResult> RunProcess(const Command& cmd, const RunOptions& opts)
   return result;
 }
 
+Process::~Process() {
+  if (!pidfd_.valid() || reparented_ || reaped_) return;
+  siginfo_t info;
+  waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED | WNOHANG | __WALL);
+}
+
 absl::Status Process::Signal(int sig) {
   if (reaped_) return absl::OkStatus();
   if (PidfdSendSignal(pidfd_.get(), sig) != 0 && errno != ESRCH) {

@@ -88,9 +88,10 @@ class Process {
  public:
   Process(Process&&) noexcept = default;
   Process& operator=(Process&&) noexcept = default;
-  // Does not wait: a child that is neither reparented nor waited for stays a zombie until the daemon
-  // exits. Call Wait() (or Kill()) for children that must not outlive their owner.
-  ~Process() = default;
+  // Does not wait: a child that has already exited is reaped, but one still running and neither
+  // reparented nor waited for becomes a zombie nobody reaps until the daemon exits. Call Wait() (or
+  // Kill()) for children that must not outlive their owner, or spawn them with `reparent`.
+  ~Process();
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }

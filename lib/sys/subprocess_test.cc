@@ -199,6 +199,18 @@ TEST(Spawn, NewSessionAndKill) {
   EXPECT_FALSE(PathExists(StrCat("/proc/", p->pid(), "/stat")) && StatField(p->pid(), 4) == StrCat(getpid()));
 }
 
+TEST(Spawn, DroppingAnExitedChildReapsIt) {
+  pid_t pid;
+  {
+    auto p = SpawnProcess(Command{"/bin/true", {}, {}, ""});
+    ASSERT_TRUE(p.ok()) << p.status();
+    pid = p->pid();
+    ASSERT_TRUE(p->WaitExited(absl::Seconds(10)).value_or(false));
+    EXPECT_EQ(StatField(pid, 3), "Z");
+  }
+  EXPECT_FALSE(PathExists(StrCat("/proc/", pid, "/stat")));
+}
+
 TEST(Spawn, HandsOverChosenDescriptors) {
   int fds[2];
   ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
