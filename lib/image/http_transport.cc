@@ -289,6 +289,56 @@ absl::StatusOr<std::shared_ptr<const HttpTransport::TlsFiles>> HttpTransport::Tl
   return shared;
 }
 
+void HttpTransport::SetTransferOptions(void* curl, void* exchange, const CallContext& ctx,
+                                       char* errbuf) const {
+  CURL* c = static_cast<CURL*>(curl);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Exchange::OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, exchange);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Exchange::OnBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, exchange);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &Exchange::OnProgress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, exchange);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.low_speed_bytes));
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time_s));
+  int64_t connect_ms = options_.connect_timeout_ms;
+  if (ctx.deadline != 0) {
+    int64_t remaining_ms = std::max<int64_t>(1, (ctx.deadline - MonotonicNow()) / 1'000'000);
+    connect_ms = std::min(connect_ms, remaining_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(remaining_ms));
+  }
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));
+}
+
+absl::StatusOr<std::shared_ptr<const HttpTransport::TlsFiles>> HttpTransport::SetTlsOptions(
+    void* curl, const UrlParts& url, bool insecure) {
+  CURL* c = static_cast<CURL*>(curl);
+  // certs.d of the host being contacted; its client certificate goes only to that host.
+  ASSIGN_OR_RETURN(std::shared_ptr<const TlsFiles> tls, TlsFor(url.host_port));
+  if (!tls->ca_pem.empty()) {
+    curl_blob blob{const_cast<char*>(tls->ca_pem.data()), tls->ca_pem.size(), CURL_BLOB_NOCOPY};
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+  }
+  if (!tls->client_cert.empty()) {
+    curl_blob cert{const_cast<char*>(tls->client_cert.data()), tls->client_cert.size(), CURL_BLOB_NOCOPY};
+    curl_blob key{const_cast<char*>(tls->client_key.data()), tls->client_key.size(), CURL_BLOB_NOCOPY};
+    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  if (insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  return tls;
+}
+
 absl::Status HttpTransport::Perform(Handle& h, const HttpRequest& req, const std::string& url,
                                     bool same_origin, const CallContext& ctx, BodyReceiver* receiver,
                                     HttpResponse* resp) {
@@ -304,30 +354,8 @@ absl::Status HttpTransport::Perform(Handle& h, const HttpRequest& req, const std
   x.ctx = &ctx;
   x.req = &req;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  SetTransferOptions(c, &x, ctx, errbuf);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &Exchange::OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Exchange::OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &Exchange::OnProgress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.low_speed_bytes));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.low_speed_time_s));
-  int64_t connect_ms = options_.connect_timeout_ms;
-  if (ctx.deadline != 0) {
-    int64_t remaining_ms = std::max<int64_t>(1, (ctx.deadline - MonotonicNow()) / 1'000'000);
-    connect_ms = std::min(connect_ms, remaining_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(remaining_ms));
-  }
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_ms));
-
-  // Method and body.
   if (req.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (req.method != "GET") {
@@ -350,27 +378,9 @@ absl::Status HttpTransport::Perform(Handle& h, const HttpRequest& req, const std
   }
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip for uploads
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-
-  // TLS: certs.d of the host being contacted; its client certificate only to that host.
-  std::shared_ptr<const TlsFiles> tls;
+  std::shared_ptr<const TlsFiles> tls;  // must outlive the transfer (blobs are not copied)
   if (parts->scheme == "https") {
-    ASSIGN_OR_RETURN(tls, TlsFor(parts->host_port));
-    if (!tls->ca_pem.empty()) {
-      curl_blob blob{const_cast<char*>(tls->ca_pem.data()), tls->ca_pem.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
-    }
-    if (!tls->client_cert.empty()) {
-      curl_blob cert{const_cast<char*>(tls->client_cert.data()), tls->client_cert.size(), CURL_BLOB_NOCOPY};
-      curl_blob key{const_cast<char*>(tls->client_key.data()), tls->client_key.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
-      curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-      curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
-      curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    if (req.insecure) {
-      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    ASSIGN_OR_RETURN(tls, SetTlsOptions(c, *parts, req.insecure));
   }
 
   CURLcode rc = curl_easy_perform(c);
@@ -393,9 +403,12 @@ absl::StatusOr<HttpResponse> HttpTransport::Do(const HttpRequest& request, const
   if (!origin) return absl::InvalidArgumentError(StrCat("invalid URL \"", UrlForMessages(request.url), "\""));
   std::unique_ptr<Handle> h = Acquire();
   if (h->curl == nullptr) return absl::InternalError("curl_easy_init failed");
-  HttpRequest req = request;
+  // A 303 turns the request into a GET; only then is a modified copy needed.
+  std::optional<HttpRequest> as_get;
+  const HttpRequest* current = &request;
   std::string url = request.url;
   for (int redirects = 0;; ++redirects) {
+    const HttpRequest& req = *current;
     RETURN_IF_ERROR(ctx.Check());
     std::optional<UrlParts> now = ParseUrl(url);
     bool same_origin =
@@ -425,10 +438,12 @@ absl::StatusOr<HttpResponse> HttpTransport::Do(const HttpRequest& request, const
                                                   ": refusing a redirect to \"", UrlForMessages(next),
                                                   "\" (plain http is only allowed for insecure registries)"));
     }
-    if (resp.status == 303) {
-      req.method = "GET";
-      req.body.clear();
-      req.body_reader = nullptr;
+    if (resp.status == 303 && !as_get) {
+      as_get = request;
+      as_get->method = "GET";
+      as_get->body.clear();
+      as_get->body_reader = nullptr;
+      current = &*as_get;
     }
     url = std::move(next);
   }

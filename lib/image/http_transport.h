@@ -71,6 +71,14 @@ struct BodyReceiver {
   ChunkSink sink;
 };
 
+// "scheme://host[:port]" parts of a URL; nullopt when it does not parse.
+struct UrlParts {
+  std::string scheme;     // lowercased
+  std::string host_port;  // as written ("r.io", "127.0.0.1:5000", "[::1]:5000")
+  std::string path_and_query;
+};
+std::optional<UrlParts> ParseUrl(std::string_view url);
+
 // Transport errors are Unavailable (connection refused or dropped, DNS failure, no-progress timeout:
 // worth retrying), FailedPrecondition (TLS verification or handshake failures: not), Cancelled or
 // DeadlineExceeded (from the CallContext), or the receiver's own error.
@@ -112,6 +120,10 @@ class HttpTransport {
   std::unique_ptr<Handle> Acquire();
   void Release(std::unique_ptr<Handle> h);
   absl::StatusOr<std::shared_ptr<const TlsFiles>> TlsFor(const std::string& host_port);
+  // `curl` is a CURL*, `exchange` an Exchange* (kept out of this header).
+  void SetTransferOptions(void* curl, void* exchange, const CallContext& ctx, char* errbuf) const;
+  absl::StatusOr<std::shared_ptr<const TlsFiles>> SetTlsOptions(void* curl, const UrlParts& url,
+                                                                bool insecure);
   absl::Status Perform(Handle& h, const HttpRequest& req, const std::string& url, bool same_origin,
                        const CallContext& ctx, BodyReceiver* receiver, HttpResponse* resp);
 
@@ -126,14 +138,6 @@ class HttpTransport {
   std::string system_ca_pem_ ABSL_GUARDED_BY(mu_);
   bool system_ca_loaded_ ABSL_GUARDED_BY(mu_) = false;
 };
-
-// "scheme://host[:port]" parts of a URL; nullopt when it does not parse.
-struct UrlParts {
-  std::string scheme;     // lowercased
-  std::string host_port;  // as written ("r.io", "127.0.0.1:5000", "[::1]:5000")
-  std::string path_and_query;
-};
-std::optional<UrlParts> ParseUrl(std::string_view url);
 
 // Percent-encodes a query parameter value.
 std::string UrlEncode(std::string_view s);

@@ -402,6 +402,80 @@ absl::StatusOr<RegistryClient::FetchedManifest> RegistryClient::GetManifest(std:
   return out;
 }
 
+namespace {
+
+// A blob's bytes across the attempts of one ReadBlob: what was delivered, and per attempt where the
+// response starts relative to that.
+class BlobTransfer {
+ public:
+  BlobTransfer(const Descriptor& blob, const ChunkSink& sink, std::string what)
+      : blob_(blob), sink_(sink), what_(std::move(what)) {}
+
+  int64_t delivered() const { return delivered_; }
+  bool complete() const { return delivered_ == blob_.size; }
+  // An error of the stream itself or of the consumer: never retried.
+  const absl::Status& fatal() const { return fatal_; }
+
+  BodyReceiver NextAttempt() {
+    skip_ = 0;
+    BodyReceiver r;
+    r.accept = [this](const HttpResponse& head) { return Accept(head); };
+    r.sink = [this](std::string_view chunk) { return Deliver(chunk); };
+    return r;
+  }
+
+ private:
+  absl::StatusOr<bool> Accept(const HttpResponse& head) {
+    if (head.status == 206) {
+      auto start = ContentRangeStart(head.Header("content-range"));
+      if (!start || *start != delivered_) {
+        fatal_ = absl::DataLossError(StrCat(what_, ": asked for bytes from ", delivered_,
+                                            ", got Content-Range \"", head.Header("content-range"), "\""));
+        return fatal_;
+      }
+      return true;
+    }
+    // A full body: no Range was sent, or the server ignored it. Skip what was delivered already; the
+    // digest is computed over the bytes the consumer saw, so the prefix needs no second check.
+    skip_ = delivered_;
+    if (auto n = ParseInt64(head.Header("content-length")); n && *n != blob_.size) {
+      fatal_ = absl::DataLossError(
+          StrCat(what_, ": the registry sends ", *n, " bytes, the descriptor says ", blob_.size));
+      return fatal_;
+    }
+    return true;
+  }
+
+  absl::Status Deliver(std::string_view chunk) {
+    if (skip_ > 0) {
+      size_t n = static_cast<size_t>(std::min<int64_t>(skip_, static_cast<int64_t>(chunk.size())));
+      chunk.remove_prefix(n);
+      skip_ -= static_cast<int64_t>(n);
+      if (chunk.empty()) return absl::OkStatus();
+    }
+    if (delivered_ + static_cast<int64_t>(chunk.size()) > blob_.size) {
+      fatal_ = absl::DataLossError(StrCat(what_, ": more than the expected ", blob_.size, " bytes received"));
+      return fatal_;
+    }
+    absl::Status s = sink_(chunk);
+    if (!s.ok()) {
+      fatal_ = s;
+      return s;
+    }
+    delivered_ += static_cast<int64_t>(chunk.size());
+    return absl::OkStatus();
+  }
+
+  const Descriptor& blob_;
+  const ChunkSink& sink_;
+  std::string what_;
+  int64_t delivered_ = 0;
+  int64_t skip_ = 0;
+  absl::Status fatal_;
+};
+
+}  // namespace
+
 absl::Status RegistryClient::ReadBlob(std::string_view repository, const Descriptor& blob,
                                       const ChunkSink& sink, const CallContext& ctx) {
   std::string what = StrCat("blob ", blob.digest.ToString(), " of ", registry_, "/", repository);
@@ -409,83 +483,34 @@ absl::Status RegistryClient::ReadBlob(std::string_view repository, const Descrip
   Request req;
   req.url = RepoUrl(base, repository, "blobs", blob.digest.ToString());
   req.scope = StrCat("repository:", repository, ":pull");
-  int64_t delivered = 0;
-  int failures = 0;
+  BlobTransfer transfer(blob, sink, what);
+  int failures = 0;  // consecutive attempts without progress
   for (;;) {
     RETURN_IF_ERROR(ctx.Check());
     req.headers.clear();
-    if (delivered > 0) req.headers.emplace_back("Range", StrCat("bytes=", delivered, "-"));
-    int64_t skip = 0;
-    absl::Status own_error;  // an error of the stream itself (not of the transport): never retried
-    bool sink_failed = false;
-    BodyReceiver receiver;
-    receiver.accept = [&](const HttpResponse& head) -> absl::StatusOr<bool> {
-      if (head.status == 206) {
-        auto start = ContentRangeStart(head.Header("content-range"));
-        if (!start || *start != delivered) {
-          own_error =
-              absl::DataLossError(StrCat(what, ": asked for bytes from ", delivered, ", got Content-Range \"",
-                                         head.Header("content-range"), "\""));
-          return own_error;
-        }
-        return true;
-      }
-      // A full body: the server ignored Range (or none was sent). Skip what was delivered already; the
-      // digest covers the bytes the consumer actually saw, so the prefix needs no second check.
-      skip = delivered;
-      std::string length = head.Header("content-length");
-      if (auto n = ParseInt64(length); n && *n != blob.size) {
-        own_error = absl::DataLossError(
-            StrCat(what, ": the registry sends ", *n, " bytes, the descriptor says ", blob.size));
-        return own_error;
-      }
-      return true;
-    };
-    receiver.sink = [&](std::string_view chunk) -> absl::Status {
-      if (skip > 0) {
-        size_t n = static_cast<size_t>(std::min<int64_t>(skip, static_cast<int64_t>(chunk.size())));
-        chunk.remove_prefix(n);
-        skip -= static_cast<int64_t>(n);
-        if (chunk.empty()) return absl::OkStatus();
-      }
-      if (delivered + static_cast<int64_t>(chunk.size()) > blob.size) {
-        own_error =
-            absl::DataLossError(StrCat(what, ": more than the expected ", blob.size, " bytes received"));
-        return own_error;
-      }
-      absl::Status s = sink(chunk);
-      if (!s.ok()) {
-        sink_failed = true;
-        return s;
-      }
-      delivered += static_cast<int64_t>(chunk.size());
-      return absl::OkStatus();
-    };
-    int64_t before = delivered;
+    if (transfer.delivered() > 0)
+      req.headers.emplace_back("Range", StrCat("bytes=", transfer.delivered(), "-"));
+    BodyReceiver receiver = transfer.NextAttempt();
+    int64_t before = transfer.delivered();
     absl::StatusOr<HttpResponse> resp = SendOnce(req, ctx, &receiver);
-    if (sink_failed) return resp.status();
-    if (!own_error.ok()) return own_error;
-    bool complete = false;
+    if (!transfer.fatal().ok()) return transfer.fatal();
     absl::Status failure;
     if (!resp.ok()) {
       failure = resp.status();
-    } else if (resp->status == 200 || resp->status == 206) {
-      complete = delivered == blob.size;
-      if (!complete)
-        failure = absl::UnavailableError(StrCat("connection closed after ", delivered, " bytes"));
-    } else if (resp->status == 416 && delivered == blob.size) {
-      complete = true;
+    } else if (resp->status == 200 || resp->status == 206 || (resp->status == 416 && transfer.complete())) {
+      if (transfer.complete()) return absl::OkStatus();
+      failure = absl::UnavailableError(StrCat("connection closed after ", transfer.delivered(), " bytes"));
     } else {
       failure = HttpError(what, *resp);
+      if (!IsRetryableStatus(resp->status)) return failure;
     }
-    if (complete) return absl::OkStatus();
     if (!absl::IsUnavailable(failure) && !absl::IsResourceExhausted(failure)) return Annotate(failure, what);
-    if (delivered > before) failures = 0;  // progress: keep resuming
+    if (transfer.delivered() > before) failures = 0;  // progress: keep resuming
     if (++failures >= options_.max_attempts) {
       return Annotate(failure, StrCat(what, ": giving up after ", failures, " attempts without progress"));
     }
     log::Debug(kComponent, "blob transfer interrupted, resuming",
-               {{"blob", blob.digest.ToString()}, {"offset", delivered}, {"error", failure}});
+               {{"blob", blob.digest.ToString()}, {"offset", transfer.delivered()}, {"error", failure}});
     RETURN_IF_ERROR(Backoff(failures, ctx));
   }
 }
