@@ -48,14 +48,15 @@ std::string ManifestAcceptHeader();
 inline constexpr int64_t kMaxManifestSize = 4 << 20;
 inline constexpr int64_t kMaxConfigSize = 8 << 20;
 
+// Members have initializers so that designated/partial initialisation is warning-free.
 struct Descriptor {
-  std::string media_type;
+  std::string media_type = {};
   Digest digest = Digest::Sha256Of("");  // Digest has no empty state; parsing always sets it
   int64_t size = 0;
-  std::vector<std::string> urls;
-  std::map<std::string, std::string> annotations;
-  std::optional<Platform> platform;
-  std::string artifact_type;
+  std::vector<std::string> urls = {};
+  std::map<std::string, std::string> annotations = {};
+  std::optional<Platform> platform = std::nullopt;
+  std::string artifact_type = {};
 };
 
 struct ImageIndex {

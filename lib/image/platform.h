@@ -14,8 +14,8 @@ struct Platform {
   std::string os;
   std::string architecture;
   std::string variant;
-  std::string os_version;
-  std::vector<std::string> os_features;
+  std::string os_version = {};
+  std::vector<std::string> os_features = {};
 
   // "os/architecture[/variant]".
   std::string ToString() const;
