@@ -9,7 +9,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -35,22 +34,14 @@
 namespace cricket::sys {
 namespace {
 
-constexpr size_t kHelperStackSize = 64 << 10;
-
-struct HelperArgs {
-  int unshare_flags = 0;
-  int ready_fd = -1;  // the helper writes its unshare errno (0 on success) here
-};
-
-// Runs in the helper (a copy of the daemon's memory): system calls only. It creates the namespaces,
+// Runs in the helper (a fork-like copy of the daemon): system calls only. It creates the namespaces,
 // reports, then waits to be killed; every signal stays blocked, so only SIGKILL ends it.
-int HelperMain(void* arg) {
-  auto* h = static_cast<HelperArgs*>(arg);
+[[noreturn]] void HelperMain(int flags, int ready_fd) {
   // Drop the inherited descriptors (sockets, other helpers' pipes) at once.
-  if (h->ready_fd > 3) close_range(3, h->ready_fd - 1, 0);
-  close_range(h->ready_fd + 1, ~0U, 0);
-  int err = unshare(h->unshare_flags) == 0 ? 0 : errno;
-  (void)!write(h->ready_fd, &err, sizeof(err));
+  if (ready_fd > 3) close_range(3, ready_fd - 1, 0);
+  close_range(ready_fd + 1, ~0U, 0);
+  int err = unshare(flags) == 0 ? 0 : errno;
+  (void)!write(ready_fd, &err, sizeof(err));
   for (;;) pause();
 }
 
@@ -74,21 +65,16 @@ class Helper {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoError("pipe2", "namespace helper");
     UniqueFd ready_r(fds[0]), ready_w(fds[1]);
-    void* stack = mmap(nullptr, kHelperStackSize, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return ErrnoError("mmap", "namespace helper stack");
-    HelperArgs args{flags, ready_w.get()};
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
-    // Fork semantics (no CLONE_VM), exit signal 0 so that nobody else reaps it; see subprocess.h.
-    int pid = clone(HelperMain, static_cast<char*>(stack) + kHelperStackSize, CLONE_PIDFD, &args, &pidfd);
-    int clone_errno = errno;
+    // Exit signal 0 so that nobody else reaps it (see subprocess.h); the child keeps all signals blocked.
+    long pid = Clone3(CloneArgs{.flags = 0, .exit_signal = 0}, &pidfd);
+    if (pid == 0) HelperMain(flags, ready_w.get());
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    munmap(stack, kHelperStackSize);
-    if (pid < 0) return ErrnoError(clone_errno, "clone", "namespace helper");
-    pid_ = pid;
+    if (pid < 0) return ErrnoError(static_cast<int>(-pid), "clone3", "namespace helper");
+    pid_ = static_cast<pid_t>(pid);
     pidfd_.reset(pidfd);
     ready_w.reset();
     // Wait for the report, or for the helper's death should it never come.
@@ -109,16 +95,6 @@ class Helper {
   pid_t pid_ = -1;
   UniqueFd pidfd_;
 };
-
-absl::Status WriteProcFile(const std::string& path, const std::string& content) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError("open", path);
-  // /proc id maps must be written in one write(2).
-  if (write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
-    return ErrnoError("write", path);
-  }
-  return absl::OkStatus();
-}
 
 absl::Status ValidatePinName(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
@@ -246,10 +222,7 @@ absl::StatusOr<std::vector<PinnedNamespace>> PinNamespaces(const std::string& na
   Helper helper;
   RETURN_IF_ERROR(helper.Start(flags));
   std::string proc = StrCat("/proc/", helper.pid());
-  if (user) {
-    RETURN_IF_ERROR(WriteProcFile(proc + "/uid_map", opts.uid_map));
-    RETURN_IF_ERROR(WriteProcFile(proc + "/gid_map", opts.gid_map));
-  }
+  if (user) RETURN_IF_ERROR(WriteIdMaps(helper.pid(), opts.uid_map, opts.gid_map, false));
   for (const PinnedNamespace& p : pinned) {
     std::string source = StrCat(proc, "/ns/", NamespaceTypeName(p.type));
     if (mount(source.c_str(), p.path.c_str(), nullptr, MS_BIND, nullptr) != 0) {

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "lib/common/unique_fd.h"
+#include "lib/sys/clone.h"
 
 namespace cricket::sys {
 
@@ -51,10 +52,10 @@ struct PinnedNamespace {
 };
 
 struct PinOptions {
-  // For NamespaceType::kUser: the /proc/<pid>/uid_map and gid_map text ("0 100000 65536\n"), required.
-  // Every other namespace pinned in the same call is owned by the new user namespace.
-  std::string uid_map;
-  std::string gid_map;
+  // For NamespaceType::kUser: the uid and gid mappings, both required. Every other namespace pinned in
+  // the same call is owned by the new user namespace.
+  std::vector<UidGidMapping> uid_map;
+  std::vector<UidGidMapping> gid_map;
 };
 
 // Creates one new namespace of each of `types` and pins them under `namespaces_dir` as `name` (a single

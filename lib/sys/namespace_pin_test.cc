@@ -184,8 +184,8 @@ TEST_F(NamespacePinTest, LoopbackAndDialInsideTheNetns) {
 
 TEST_F(NamespacePinTest, UserNamespaceOwnsTheOthers) {
   PinOptions opts;
-  opts.uid_map = "0 200000 65536\n";
-  opts.gid_map = "0 200000 65536\n";
+  opts.uid_map = {{0, 200000, 65536}};
+  opts.gid_map = {{0, 200000, 65536}};
   auto pins = PinNamespaces(dir_, "pod4", {NamespaceType::kUser, NamespaceType::kUts}, opts);
   if (!pins.ok() && absl::IsPermissionDenied(pins.status())) GTEST_SKIP() << pins.status();
   ASSERT_TRUE(pins.ok()) << pins.status();
