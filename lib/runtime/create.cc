@@ -41,8 +41,6 @@ absl::StatusOr<oci::Spec> LoadCreateSpec(const CreateOptions& o, std::string* bu
   } else {
     ASSIGN_OR_RETURN(spec, oci::LoadSpecFile(*bundle));
   }
-  if (!spec.process)
-    return absl::InvalidArgumentError("config.json: process is required to create a container");
   return spec;
 }
 
@@ -83,7 +81,11 @@ absl::StatusOr<InitPlan> BuildInitPlan(const oci::Spec& spec, const CreateOption
   ASSIGN_OR_RETURN(plan.ns, BuildNamespacePlan(spec));
   ASSIGN_OR_RETURN(plan.rootfs, BuildRootfsPlan(spec, plan.ns, ctx));
   plan.rootfs.no_pivot = o.no_pivot;
-  ASSIGN_OR_RETURN(plan.process, BuildProcessPlan(*spec.process, plan.ns, ctx));
+  // Without process the container is created all the same; start then fails (config.md "process":
+  // REQUIRED when start is called).
+  if (spec.process) {
+    ASSIGN_OR_RETURN(plan.process, BuildProcessPlan(*spec.process, plan.ns, ctx));
+  }
   RETURN_IF_ERROR(PlanPersonality(spec, &plan.process));
   if (spec.linux && spec.linux->seccomp) {
     ASSIGN_OR_RETURN(SeccompCompileResult sc, CompileSeccomp(*spec.linux->seccomp));
@@ -105,8 +107,11 @@ struct SetupOutcome {
 absl::Status RunCreateHooks(const oci::Spec& spec, const ContainerRecord& r, const sys::PidFd& init,
                             int timeout_ms) {
   const oci::Hooks hooks = spec.hooks.value_or(oci::Hooks{});
+  // The deprecated prestart hooks see "created", as they did when they ran at start (runtime-tools
+  // checks it); the create hooks see "creating".
   std::string state = oci::SerializeState(MakeState(r, oci::ContainerStatus::kCreating));
-  RETURN_IF_ERROR(RunHooks(hooks.prestart, "prestart", state, timeout_ms));
+  RETURN_IF_ERROR(RunHooks(hooks.prestart, "prestart",
+                           oci::SerializeState(MakeState(r, oci::ContainerStatus::kCreated)), timeout_ms));
   RETURN_IF_ERROR(RunHooks(hooks.create_runtime, "createRuntime", state, timeout_ms));
   if (hooks.create_container.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(uint64_t flags, NamespacesToJoin(init.pid()));
@@ -150,7 +155,7 @@ absl::Status PrepareInit(const oci::Spec& spec, const InitPlan& plan,
         Annotate(sys::WriteIdMaps(pid, plan.ns.uid_map, plan.ns.gid_map, false), "write id maps"));
   }
   if (cg) RETURN_IF_ERROR(Annotate(cg->Join(pid), "join cgroup"));
-  return ApplyProcessLimits(pid, *spec.process, warnings);
+  return spec.process ? ApplyProcessLimits(pid, *spec.process, warnings) : absl::OkStatus();
 }
 
 }  // namespace

@@ -113,6 +113,16 @@ absl::Status RunHooks(const std::vector<oci::Hook>& hooks, std::string_view kind
   return absl::OkStatus();
 }
 
+void RunHooksWarnOnly(const std::vector<oci::Hook>& hooks, std::string_view kind,
+                      const std::string& state_json, int default_timeout_ms,
+                      const std::string& container_id) {
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    std::string name = HookName(kind, i, hooks[i]);
+    absl::Status s = RunOne(hooks[i], name, state_json, TimeoutMs(hooks[i], default_timeout_ms));
+    if (!s.ok()) log::Warn("runtime", "hook failed", {{"id", container_id}, {"error", s}});
+  }
+}
+
 absl::Status RunHooksInContainer(const std::vector<oci::Hook>& hooks, std::string_view kind,
                                  const std::string& state_json, const sys::PidFd& init, uint64_t ns_flags,
                                  int default_timeout_ms) {

@@ -21,6 +21,11 @@ namespace cricket::runtime {
 absl::Status RunHooks(const std::vector<oci::Hook>& hooks, std::string_view kind,
                       const std::string& state_json, int default_timeout_ms);
 
+// For poststart and poststop hooks: a failure is logged as a warning and the remaining hooks still
+// run (config.md: "the runtime MUST log a warning, but the remaining hooks and lifecycle continue").
+void RunHooksWarnOnly(const std::vector<oci::Hook>& hooks, std::string_view kind,
+                      const std::string& state_json, int default_timeout_ms, const std::string& container_id);
+
 // Runs `hooks` in the namespaces of the process `init` (ns_flags: those that differ from ours).
 absl::Status RunHooksInContainer(const std::vector<oci::Hook>& hooks, std::string_view kind,
                                  const std::string& state_json, const sys::PidFd& init, uint64_t ns_flags,

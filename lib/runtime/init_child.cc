@@ -87,6 +87,10 @@ int RunInit(const InitPlan& plan, sys::Sys& sys, int sync_fd, int start_listen_f
   int conn = WaitForStart(start_listen_fd);
   if (conn < 0) return kChildSetupFailed;
   sys.Close(start_listen_fd);
+  if (exec_index < 0) {
+    ReportOnConn(conn, EINVAL, "config.json has no process to start", nullptr);
+    return kChildExecFailed;
+  }
   r = ExecProcess(plan.process, sys, exec_index);
   ReportOnConn(conn, -r, "exec", plan.process.exec_candidates[static_cast<size_t>(exec_index)].c_str());
   return kChildExecFailed;

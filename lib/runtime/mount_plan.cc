@@ -475,7 +475,8 @@ absl::StatusOr<RootfsPlan> BuildRootfsPlan(const oci::Spec& spec, const Namespac
     for (const auto& p : spec.linux->readonly_paths) plan.readonly_paths.push_back(CleanPath(p));
     for (const auto& p : spec.linux->masked_paths) plan.masked_paths.push_back(CleanPath(p));
   }
-  const bool new_uts = (ns.clone_flags & CLONE_NEWUTS) != 0;
+  // A UTS namespace of the container's own: new, or joined by path (a pod's).
+  const bool new_uts = spec.linux && spec.linux->FindNamespace(oci::NamespaceType::kUts) != nullptr;
   if (!spec.hostname.empty()) {
     if (!new_uts)
       return absl::InvalidArgumentError("hostname is set but the container has no UTS namespace of its own");

@@ -137,12 +137,10 @@ struct SeccompProgram {
   unsigned int flags = 0;           // SECCOMP_FILTER_FLAG_*
 };
 
-struct ProcessPlan {
-  // argv/envp storage and the NULL-terminated pointer arrays into it (Finalize() builds them).
+// Everything of ProcessPlan but the pointer arrays.
+struct ProcessPlanFields {
   std::vector<std::string> args;
   std::vector<std::string> env;
-  std::vector<char*> argv;
-  std::vector<char*> envp;
   // Candidate executables in order ("/bin/sh" for args[0] "sh" and PATH=/usr/bin:/bin tries
   // "/usr/bin/sh", "/bin/sh"); the first one that is an executable regular file is run.
   std::vector<std::string> exec_candidates;
@@ -181,8 +179,28 @@ struct ProcessPlan {
   bool terminal = false;
   unsigned short console_rows = 0;
   unsigned short console_cols = 0;
+};
 
-  // Builds argv/envp from args/env. Call after filling them and before cloning.
+// argv/envp are NULL-terminated arrays pointing into args/env; copies and moves rebuild them, so they
+// always point into the object's own strings.
+struct ProcessPlan : ProcessPlanFields {
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+
+  ProcessPlan() { Finalize(); }
+  ProcessPlan(const ProcessPlan& o) : ProcessPlanFields(o) { Finalize(); }
+  ProcessPlan(ProcessPlan&& o) noexcept : ProcessPlanFields(std::move(o)) { Finalize(); }
+  ProcessPlan& operator=(const ProcessPlan& o) {
+    ProcessPlanFields::operator=(o);
+    Finalize();
+    return *this;
+  }
+  ProcessPlan& operator=(ProcessPlan&& o) noexcept {
+    ProcessPlanFields::operator=(std::move(o));
+    Finalize();
+    return *this;
+  }
+  // Rebuilds argv/envp; call after changing args or env.
   void Finalize();
 };
 

@@ -152,13 +152,17 @@ int ChdirChecked(const ProcessPlan& plan, sys::Sys& sys, int sync_fd) {
 }
 
 int FindExecutable(const ProcessPlan& plan, sys::Sys& sys, int sync_fd, int* index) {
+  *index = -1;
+  if (plan.args.empty()) return 0;  // no process: start reports it
   int last = -ENOENT;
   for (size_t i = 0; i < plan.exec_candidates.size(); ++i) {
     const char* c = plan.exec_candidates[i].c_str();
+    // stat(2) only, like a shell's PATH search: a permission problem surfaces from execve at start.
+    // (An access(2)-style check would also be one more syscall that a seccomp profile loaded earlier
+    // might not allow, e.g. faccessat2 in older profiles.)
     struct stat st;
     int r = sys.Fstatat(AT_FDCWD, c, &st, 0);
-    if (r == 0 && !S_ISREG(st.st_mode)) r = -EACCES;
-    if (r == 0) r = sys.Faccessat(AT_FDCWD, c, X_OK, AT_EACCESS);
+    if (r == 0 && (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)) r = -EACCES;
     if (r == 0) {
       *index = static_cast<int>(i);
       return 0;
@@ -219,6 +223,7 @@ int SetupProcess(const ProcessPlan& plan, sys::Sys& sys, int* sync_fd_io, bool s
 }
 
 int ExecProcess(const ProcessPlan& plan, sys::Sys& sys, int exec_index) {
+  if (exec_index < 0) return -ENOEXEC;
   if (!plan.seccomp.filter.empty() && plan.no_new_privileges) {
     int r = LoadSeccomp(plan, sys);
     if (r < 0) return r;

@@ -86,8 +86,7 @@ absl::Status Runtime::Start(const std::string& id) {
   if (!exec.ok()) return Annotate(exec, StrCat("start container ", id));
   if (!hooks.poststart.empty()) {
     std::string state = oci::SerializeState(MakeState(r, oci::ContainerStatus::kRunning));
-    absl::Status hs = RunHooks(hooks.poststart, "poststart", state, options_.setup_timeout_ms);
-    if (!hs.ok()) log::Warn("runtime", "poststart hook failed", {{"id", id}, {"error", hs}});
+    RunHooksWarnOnly(hooks.poststart, "poststart", state, options_.setup_timeout_ms, id);
   }
   return absl::OkStatus();
 }
@@ -121,8 +120,7 @@ absl::Status Runtime::Delete(const std::string& id, bool force) {
   auto spec = store.LoadSpec(id);
   if (spec.ok() && spec->hooks && !spec->hooks->poststop.empty()) {
     std::string state = oci::SerializeState(MakeState(r, oci::ContainerStatus::kStopped));
-    absl::Status hs = RunHooks(spec->hooks->poststop, "poststop", state, options_.setup_timeout_ms);
-    if (!hs.ok()) log::Warn("runtime", "poststop hook failed", {{"id", id}, {"error", hs}});
+    RunHooksWarnOnly(spec->hooks->poststop, "poststop", state, options_.setup_timeout_ms, id);
   }
   return RemoveContainer(store, r, cg);
 }

@@ -21,7 +21,8 @@ long Clone3(const CloneArgs& args, int* pidfd) {
   clone_args ca{};
   ca.flags = args.flags | CLONE_PIDFD;
   ca.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  ca.exit_signal = static_cast<uint64_t>(args.exit_signal);
+  // With CLONE_PARENT the child inherits the caller's exit signal; clone3 refuses one given.
+  ca.exit_signal = (args.flags & CLONE_PARENT) ? 0 : static_cast<uint64_t>(args.exit_signal);
   if (args.cgroup_fd >= 0) {
     ca.flags |= CLONE_INTO_CGROUP;
     ca.cgroup = static_cast<uint64_t>(args.cgroup_fd);

@@ -17,9 +17,9 @@
 namespace cricket::sys {
 
 struct CloneArgs {
-  uint64_t flags = 0;  // CLONE_NEW*, CLONE_PARENT, ...; CLONE_PIDFD is added
-  int exit_signal = SIGCHLD;
-  int cgroup_fd = -1;  // >= 0 adds CLONE_INTO_CGROUP (cgroup v2 directory fd)
+  uint64_t flags = 0;         // CLONE_NEW*, CLONE_PARENT, ...; CLONE_PIDFD is added
+  int exit_signal = SIGCHLD;  // ignored with CLONE_PARENT (the child gets the caller's)
+  int cgroup_fd = -1;         // >= 0 adds CLONE_INTO_CGROUP (cgroup v2 directory fd)
 };
 
 // Returns the child's pid in the parent (with *pidfd set to a new pidfd), 0 in the child, or -errno.

@@ -206,6 +206,7 @@ int FakeSys::OpenTree(int dirfd, const char* path, unsigned int flags) {
   int r = Record(StrCat("open_tree(", FdArg(dirfd), ", ", Quote(path), ", ",
                         (flags & AT_RECURSIVE) ? "recursive" : "single", ")"));
   if (r < 0) return r;
+  if (!paths_.contains(src)) return -ENOENT;
   return NewFd(StrCat("tree:", src));
 }
 
