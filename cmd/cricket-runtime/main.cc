@@ -17,6 +17,7 @@
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
 #include "lib/oci/spec.h"
+#include "lib/sys/sealed_exe.h"
 
 namespace cricket::cli {
 namespace {
@@ -107,6 +108,15 @@ int Main(int argc, char** argv) {
   SetupLogging(g->Get("log"), g->Get("log-format") == "json");
   if (g->Bool("debug")) log::SetLevel(log::Level::kDebug);
   const std::string cmd = g->positional[0];
+  // Commands that clone processes into a container run from a sealed copy of this binary, so that a
+  // container can never reach (and overwrite) the binary on the host (CVE-2019-5736).
+  if (cmd == "create" || cmd == "run" || cmd == "exec") {
+    absl::Status sealed = sys::ReexecFromSealedCopy(argv);
+    if (!sealed.ok()) {
+      log::Error("cricket-runtime", ToStd(sealed.message()));
+      return 1;
+    }
+  }
   // The command's own arguments start after the command name.
   const size_t begin = g->first_positional + 1;
   absl::StatusOr<int> rc;

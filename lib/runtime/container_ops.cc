@@ -131,7 +131,7 @@ absl::Status RequestStart(const std::string& dir) {
     size_t pos = reply.rfind("errno ");
     if (pos != std::string::npos) {
       if (auto e = ParseInt64(reply.substr(pos + 6))) {
-        return ErrnoError(static_cast<int>(*e), "", reply.substr(0, pos > 2 ? pos - 2 : 0));
+        return ErrnoError(static_cast<int>(*e), reply.substr(0, pos > 2 ? pos - 2 : 0), "");
       }
     }
     return absl::InternalError(reply);
