@@ -57,7 +57,8 @@ absl::StatusOr<ResolvedPull> ResolveFromSources(const std::vector<PullCandidate>
                                                 const ClientForSource& client_for, const Platform& platform,
                                                 const CallContext& ctx) {
   std::vector<std::string> failures;
-  bool all_not_found = true;
+  std::optional<absl::StatusCode> common_code;  // the code every failure had, if they agree
+  bool codes_agree = true;
   for (const PullCandidate& candidate : candidates) {
     for (const PullSource& source : candidate.sources) {
       RETURN_IF_ERROR(ctx.Check());
@@ -74,15 +75,18 @@ absl::StatusOr<ResolvedPull> ResolveFromSources(const std::vector<PullCandidate>
                   absl::IsPermissionDenied(s) || absl::IsFailedPrecondition(s) ||
                   absl::IsResourceExhausted(s);
       if (!skip || absl::IsCancelled(s) || absl::IsDeadlineExceeded(s)) return s;
-      if (!absl::IsNotFound(s)) all_not_found = false;
+      if (common_code && *common_code != s.code()) codes_agree = false;
+      common_code = s.code();
       log::Debug("image", "pull source failed, trying the next",
                  {{"source", source.reference.ToString()}, {"mirror", source.mirror}, {"error", s}});
       failures.push_back(StrCat(source.reference.ToString(), ": ", s.message()));
     }
   }
+  if (failures.empty()) return absl::NotFoundError("nothing to pull from");
   std::string msg = StrCat("no pull source had the image (", Join(failures, "; "), ")");
-  if (failures.empty()) msg = "nothing to pull from";
-  return all_not_found ? absl::NotFoundError(msg) : absl::UnavailableError(msg);
+  // One cause everywhere (missing, refused credentials, ...) keeps its code; mixed causes are Unavailable.
+  absl::StatusCode code = codes_agree ? *common_code : absl::StatusCode::kUnavailable;
+  return absl::Status(code, ToAbsl(msg));
 }
 
 }  // namespace cricket::image

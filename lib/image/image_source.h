@@ -53,7 +53,8 @@ struct ResolvedPull {
 // Tries each candidate's sources in order and returns the first that resolves. A source that does not
 // have the image, cannot be reached or refuses the credentials is skipped (logged at debug); bad data
 // (a digest mismatch, an unsupported manifest) and cancellation stop the search. The error when
-// nothing resolves lists every attempt; its code is NotFound if every source lacked the image.
+// nothing resolves lists every attempt; its code is the failures' code when they all agree (NotFound:
+// no source had the image; Unauthenticated: every source refused), Unavailable otherwise.
 absl::StatusOr<ResolvedPull> ResolveFromSources(const std::vector<PullCandidate>& candidates,
                                                 const ClientForSource& client_for, const Platform& platform,
                                                 const CallContext& ctx);

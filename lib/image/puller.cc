@@ -1,0 +1,230 @@
+#include "lib/image/puller.h"
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "lib/common/logging.h"
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/common/time_util.h"
+#include "lib/image/image_source.h"
+#include "lib/storage/byte_source.h"
+
+namespace cricket::image {
+
+namespace {
+constexpr std::string_view kComponent = "pull";
+}  // namespace
+
+// One layer of the image: where it sits in the chain and what to download.
+struct Puller::LayerPlan {
+  size_t index = 0;
+  std::string parent_chain_id;  // "" for the base layer
+  std::string diff_id;
+  Descriptor descriptor;
+};
+
+// The layer phase of one pull, shared by its workers.
+struct Puller::LayerRun {
+  std::vector<LayerPlan> layers;
+  std::vector<std::optional<storage::LayerLease>> leases;  // by layer index, filled by the workers
+  std::atomic<size_t> next{0};
+  // Set on the first failure or when the caller cancels: workers stop taking layers, and transfers in
+  // flight stop at their next progress check (inner_ctx watches it).
+  std::atomic<bool> abort{false};
+  CallContext inner_ctx;
+
+  absl::Mutex mu;
+  absl::Status error ABSL_GUARDED_BY(mu);
+  int running ABSL_GUARDED_BY(mu) = 0;
+  int fetched ABSL_GUARDED_BY(mu) = 0;
+  int reused ABSL_GUARDED_BY(mu) = 0;
+  int64_t bytes ABSL_GUARDED_BY(mu) = 0;
+
+  void Fail(absl::Status s) {
+    absl::MutexLock l(&mu);
+    if (error.ok()) error = std::move(s);
+    abort.store(true);
+  }
+};
+
+absl::StatusOr<PullResult> Puller::Pull(const PullPolicy& policy, std::string_view image,
+                                        const AuthConfig* credentials, const CallContext& ctx) {
+  int64_t start = MonotonicNow();
+  ASSIGN_OR_RETURN(std::vector<PullCandidate> candidates, policy.registries.Resolve(image));
+  ClientForSource client_for =
+      [&](const PullCandidate& candidate,
+          const PullSource& source) -> absl::StatusOr<std::shared_ptr<RegistryClient>> {
+    std::optional<AuthConfig> creds =
+        SelectCredentials(credentials, candidate.name, source.reference, &policy.auth_file);
+    return clients_->Get(source.reference.domain(), source.insecure, creds);
+  };
+  ASSIGN_OR_RETURN(ResolvedPull resolved, ResolveFromSources(candidates, client_for, policy.platform, ctx));
+  const Reference& name = resolved.candidate.name;
+  const ResolvedImage& img = resolved.image;
+
+  PullResult result;
+  result.name = name.ToString();
+  result.source = resolved.source.reference.ToString();
+  result.repo_digest = name.NameOnly().WithDigest(img.manifest_digest).ToString();
+
+  LayerRun run;
+  std::string parent;
+  for (size_t i = 0; i < img.manifest.layers.size(); ++i) {
+    std::string diff_id = img.config.diff_ids[i].ToString();
+    run.layers.push_back(LayerPlan{i, parent, diff_id, img.manifest.layers[i]});
+    parent = storage::Store::ChainId(parent, diff_id);
+  }
+  run.leases.resize(run.layers.size());
+  absl::Status layers = FetchLayers(policy, *resolved.client, resolved.source.reference.path(), run, ctx);
+  {
+    absl::MutexLock l(&run.mu);
+    result.layers_fetched = run.fetched;
+    result.layers_reused = run.reused;
+    result.bytes_fetched = run.bytes;
+  }
+
+  absl::StatusOr<storage::ImageInfo> stored = absl::UnknownError("not stored");
+  if (!layers.ok()) {
+    stored = layers;
+  } else {
+    storage::NewImage record;
+    record.config = img.config_bytes;
+    record.manifest = img.image_manifest_bytes;
+    // A reference with a digest names content; a tag beside it is not recorded, since the tag may
+    // point elsewhere by now.
+    if (!name.digest() && !name.tag().empty()) record.names.push_back(name.ToString());
+    record.names.push_back(result.repo_digest);
+    stored = store_.PutImage(record);
+  }
+  run.leases.clear();  // the image (or nothing) holds the layers now
+  if (!stored.ok()) {
+    if (result.layers_fetched > 0) {
+      // Layers this pull applied would otherwise stay until the next GarbageCollect or restart.
+      auto freed = store_.GarbageCollect();
+      if (!freed.ok())
+        log::Warn(kComponent, "garbage collection after a failed pull", {{"error", freed.status()}});
+    }
+    log::Info(kComponent, "pull failed", {{"image", image}, {"error", stored.status()}});
+    return stored.status();
+  }
+  result.image = *std::move(stored);
+  log::Info(kComponent, "pulled",
+            {{"image", image},
+             {"name", result.name},
+             {"source", result.source},
+             {"id", result.image.id},
+             {"layers_fetched", result.layers_fetched},
+             {"layers_reused", result.layers_reused},
+             {"bytes", result.bytes_fetched},
+             {"ms", (MonotonicNow() - start) / 1'000'000}});
+  return result;
+}
+
+// Runs up to max_parallel_downloads workers over the layers and waits for them, relaying the caller's
+// cancellation into the run's own flag (which also stops the other layers when one fails).
+absl::Status Puller::FetchLayers(const PullPolicy& policy, RegistryClient& client,
+                                 const std::string& repository, LayerRun& run, const CallContext& ctx) {
+  if (run.layers.empty()) return absl::OkStatus();
+  run.inner_ctx.cancelled = &run.abort;
+  run.inner_ctx.deadline = ctx.deadline;
+  size_t workers = std::min<size_t>(run.layers.size(), std::max(1, policy.max_parallel_downloads));
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock l(&run.mu);
+    run.running = static_cast<int>(workers);
+  }
+  for (size_t i = 0; i < workers; ++i) {
+    threads.emplace_back([&] { LayerWorker(client, repository, policy, run); });
+  }
+  auto done = [&run]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu) { return run.running == 0; };
+  for (;;) {
+    absl::MutexLock l(&run.mu);
+    if (run.mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(100))) break;
+    absl::Status s = ctx.Check();
+    if (!s.ok() && run.error.ok()) {
+      run.error = s;
+      run.abort.store(true);
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  absl::MutexLock l(&run.mu);
+  return run.error;
+}
+
+void Puller::LayerWorker(RegistryClient& client, const std::string& repository, const PullPolicy& policy,
+                         LayerRun& run) {
+  absl::Cleanup finished = [&run] {
+    absl::MutexLock l(&run.mu);
+    --run.running;
+  };
+  for (;;) {
+    if (run.abort.load()) return;
+    size_t i = run.next.fetch_add(1);
+    if (i >= run.layers.size()) return;
+    const LayerPlan& layer = run.layers[i];
+    // Waits while another pull holds the claim on this layer; finds it stored afterwards (or gets the
+    // claim when that pull failed).
+    absl::StatusOr<storage::LayerClaim> claim = store_.ClaimLayer(layer.parent_chain_id, layer.diff_id);
+    if (!claim.ok()) return run.Fail(claim.status());
+    if (claim->stored()) {
+      run.leases[i].emplace(std::move(claim->lease()));
+      absl::MutexLock l(&run.mu);
+      ++run.reused;
+      continue;
+    }
+    absl::StatusOr<storage::LayerLease> lease = FetchAndApply(client, repository, policy, layer, *claim, run);
+    if (!lease.ok()) return run.Fail(lease.status());
+    run.leases[i].emplace(*std::move(lease));
+  }
+}
+
+// One pass over the layer: this thread extracts from a PipeSource while a producer thread runs the
+// download, whose verified and decompressed chunks it pushes into the pipe. The pipe is closed with
+// the download's final status, so the extraction (which reads to the end of the stream) commits only
+// after the compressed digest and size matched.
+absl::StatusOr<storage::LayerLease> Puller::FetchAndApply(RegistryClient& client,
+                                                          const std::string& repository,
+                                                          const PullPolicy& policy, const LayerPlan& layer,
+                                                          storage::LayerClaim& claim, LayerRun& run) {
+  int64_t start = MonotonicNow();
+  storage::PipeSource pipe(std::max<size_t>(policy.pipe_capacity, kDecompressChunk));
+  absl::StatusOr<LayerStreamResult> fetched = absl::UnknownError("not run");
+  std::thread producer([&] {
+    ChunkSink sink = [&pipe](std::string_view chunk) {
+      if (!pipe.Write(chunk)) return absl::AbortedError("the layer's extraction stopped");
+      return absl::OkStatus();
+    };
+    fetched = client.FetchLayer(repository, layer.descriptor, sink, run.inner_ctx);
+    pipe.Close(fetched.status());
+  });
+  absl::StatusOr<storage::LayerLease> lease = claim.Apply(pipe);
+  if (!lease.ok()) pipe.CloseRead();
+  producer.join();
+  std::string what = StrCat("layer ", layer.index + 1, "/", run.layers.size(), " (",
+                            layer.descriptor.digest.ToString(), ")");
+  if (!lease.ok()) {
+    // A download error reaches Apply through the pipe and comes back from it; report the download's
+    // own status then, without the extraction's wrapping.
+    if (!fetched.ok() && !absl::IsAborted(fetched.status())) return Annotate(fetched.status(), what);
+    return Annotate(lease.status(), what);
+  }
+  {
+    absl::MutexLock l(&run.mu);
+    ++run.fetched;
+    run.bytes += fetched->compressed_size;
+  }
+  log::Debug(kComponent, "layer stored",
+             {{"layer", what},
+              {"compression", CompressionName(fetched->compression)},
+              {"compressed", fetched->compressed_size},
+              {"uncompressed", fetched->uncompressed_size},
+              {"ms", (MonotonicNow() - start) / 1'000'000}});
+  return lease;
+}
+
+}  // namespace cricket::image
