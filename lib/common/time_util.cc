@@ -19,19 +19,68 @@ int64_t ClockNanos(clockid_t clock) {
 int64_t RealtimeNow() { return ClockNanos(CLOCK_REALTIME); }
 int64_t MonotonicNow() { return ClockNanos(CLOCK_MONOTONIC); }
 
-std::string FormatRFC3339Nano(int64_t unix_nanos) {
-  time_t secs = static_cast<time_t>(unix_nanos / 1000000000LL);
-  long nanos = static_cast<long>(unix_nanos % 1000000000LL);
+namespace {
+
+// Writes `v` as exactly `width` decimal digits, most significant first.
+char* PutDigits(char* p, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + width;
+}
+
+}  // namespace
+
+size_t FormatRFC3339NanoTo(int64_t unix_nanos, char* out) {
+  int64_t secs = unix_nanos / 1000000000LL;
+  int64_t nanos = unix_nanos % 1000000000LL;
   if (nanos < 0) {
-    nanos += 1000000000L;
+    nanos += 1000000000LL;
     --secs;
   }
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos);
-  return buf;
+  int64_t days = secs / 86400;
+  int64_t sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    --days;
+  }
+  // Gregorian date from days since 1970-01-01, counting in 400-year eras that start on March 1st
+  // (so that the leap day is the last day of a "year").
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;                                       // [0, 146096]
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  int64_t mp = (5 * doy + 2) / 153;                                     // [0, 11], March = 0
+  int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  char* p = out;
+  if (year < 0) *p++ = '-';
+  uint64_t y = static_cast<uint64_t>(year < 0 ? -year : year);
+  int width = 4;
+  for (uint64_t t = y / 10000; t > 0; t /= 10) ++width;
+  p = PutDigits(p, y, width);
+  *p++ = '-';
+  p = PutDigits(p, static_cast<uint64_t>(month), 2);
+  *p++ = '-';
+  p = PutDigits(p, static_cast<uint64_t>(day), 2);
+  *p++ = 'T';
+  p = PutDigits(p, static_cast<uint64_t>(sod / 3600), 2);
+  *p++ = ':';
+  p = PutDigits(p, static_cast<uint64_t>(sod / 60 % 60), 2);
+  *p++ = ':';
+  p = PutDigits(p, static_cast<uint64_t>(sod % 60), 2);
+  *p++ = '.';
+  p = PutDigits(p, static_cast<uint64_t>(nanos), 9);
+  *p++ = 'Z';
+  return static_cast<size_t>(p - out);
+}
+
+std::string FormatRFC3339Nano(int64_t unix_nanos) {
+  char buf[kRFC3339NanoMaxSize];
+  return std::string(buf, FormatRFC3339NanoTo(unix_nanos, buf));
 }
 
 absl::StatusOr<int64_t> ParseRFC3339(const std::string& text) {
