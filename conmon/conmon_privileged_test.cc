@@ -13,6 +13,7 @@
 #include "conmon/attach_client.h"
 #include "conmon/client.h"
 #include "conmon/exit_watcher.h"
+#include "conmon/monitor.h"
 #include "lib/common/file_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
@@ -482,17 +483,41 @@ TEST_F(ConmonTest, TerminalMismatchIsAnError) {
 }
 
 TEST_F(ConmonTest, MonitorRssWithARunningContainer) {
-  bundle_->SetScript("echo up; exec sleep 1000");
-  ASSERT_TRUE(SpawnAndStart(Options()).ok());
+  bundle_->SetScript("echo up; while read l; do echo $l; done");
+  MonitorOptions o = Options();
+  o.config.stdin = true;
+  ASSERT_TRUE(SpawnAndStart(o).ok());
   ASSERT_TRUE(WaitFor([&] { return Log().find(" F up\n") != std::string::npos; }));
   usleep(200'000);
-  int64_t rss = RssKiB(info_.monitor.pid);
-  ASSERT_GT(rss, 0);
-  std::printf("cricket-conmon VmRSS with a running busybox sleep container: %lld KiB\n",
-              static_cast<long long>(rss));
-  RecordProperty("conmon_rss_kib", static_cast<int>(rss));
-  EXPECT_LE(rss, 1024) << "cricket-conmon's target is at most 1 MiB RSS";
-  ASSERT_TRUE(rt_->Kill(id_, SIGKILL).ok());
+  int64_t idle = RssKiB(info_.monitor.pid);
+  ASSERT_GT(idle, 0);
+  std::printf("cricket-conmon VmRSS, container running, idle: %lld KiB\n", static_cast<long long>(idle));
+  RecordProperty("conmon_rss_idle_kib", static_cast<int>(idle));
+  EXPECT_LE(idle, 1024) << "cricket-conmon's target is at most 1 MiB RSS";
+  // After attach, stdin, output to a session, a log reopen and a resize error: every loop path ran.
+  {
+    auto a = AttachConnection::Connect(attach(), true);
+    ASSERT_TRUE(a.ok());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(a->SendStdin(StrCat("line ", i, "\n")).ok());
+    std::string got;
+    while (got.find("line 99\n") == std::string::npos) {
+      auto m = a->Receive(20'000);
+      ASSERT_TRUE(m.ok() && m->has_value());
+      got += (*m)->second;
+    }
+    ASSERT_TRUE(ReopenLog(control()).ok());
+    EXPECT_FALSE(ResizeTerminal(control(), {80, 24}).ok());
+  }
+  usleep(200'000);
+  int64_t used = RssKiB(info_.monitor.pid);
+  std::printf("cricket-conmon VmRSS, after an attach session: %lld KiB\n", static_cast<long long>(used));
+  RecordProperty("conmon_rss_after_attach_kib", static_cast<int>(used));
+  // kTrimIdleNs after the last attach/control event the monitor drops those paths' pages again.
+  usleep(static_cast<useconds_t>(kTrimIdleNs / 1000 + 500'000));
+  int64_t trimmed = RssKiB(info_.monitor.pid);
+  std::printf("cricket-conmon VmRSS, idle again: %lld KiB\n", static_cast<long long>(trimmed));
+  EXPECT_LE(trimmed, 1024);
+  ASSERT_TRUE(CloseStdin(control()).ok());
   ASSERT_TRUE(WaitExit().ok());
 }
 

@@ -1,6 +1,7 @@
 #include "conmon/create_helper.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -115,7 +116,11 @@ void SendReport(int fd, const std::string& text, int console) {
   }
 }
 
-[[noreturn]] void HelperMain(const MonitorConfig& c, const int stdio[3], int report_fd) {
+[[noreturn]] void HelperMain(const MonitorConfig& c, const int stdio[3], int report_fd, pid_t monitor) {
+  // A monitor killed mid-create (SpawnMonitor's timeout) takes the helper, and with it the init that
+  // is still being set up (its own parent-death signal), along.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != monitor) _exit(1);
   ResetSignals();
   CloseAllExcept({report_fd, stdio[0], stdio[1], stdio[2]});
   UniqueFd console;
@@ -195,9 +200,10 @@ absl::StatusOr<CreateOutcome> CreateInHelper(const MonitorConfig& config, const 
     return ErrnoError("create socket pair for", "the create helper");
   }
   UniqueFd mine(sv[0]), theirs(sv[1]);
+  pid_t monitor = getpid();
   pid_t pid = fork();
   if (pid < 0) return ErrnoError("fork", "the create helper");
-  if (pid == 0) HelperMain(config, stdio, theirs.get());
+  if (pid == 0) HelperMain(config, stdio, theirs.get(), monitor);
   theirs.reset();
   absl::StatusOr<CreateOutcome> out = ReceiveReport(mine.get());
   int status = 0;

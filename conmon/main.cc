@@ -201,6 +201,7 @@ int Main(int argc, char** argv) {
     close(startup_fd);
   }
   log::Info(kComponent, "container created", {{"id", setup->config.id}, {"pid", setup->init_pid}});
+  setup->trim_pages = DropStartupPages;
   Monitor monitor(std::move(*setup));
   DropStartupPages();
   absl::StatusOr<ExitRecord> r = monitor.Run();

@@ -73,6 +73,7 @@ absl::StatusOr<ExitRecord> Monitor::Run() {
     if (i.fd >= 0) RETURN_IF_ERROR(Add(i.source, i.events));
   }
   ReapChildren();  // the init may have exited before it was re-parented here
+  NoteColdPath();  // the first loop rounds run once-only code too
   epoll_event events[16];
   while (state_ != State::kDone) {
     int n = epoll_wait(epoll_.get(), events, 16, TimeoutMs());
@@ -144,13 +145,23 @@ int Monitor::TimeoutMs() const {
       if (deadline == 0 || d < deadline) deadline = d;
     }
   }
+  if (trim_at_ != 0 && state_ == State::kRunning && (deadline == 0 || trim_at_ < deadline))
+    deadline = trim_at_;
   if (deadline == 0) return -1;
   int64_t left = deadline - MonotonicNow();
   return left <= 0 ? 0 : static_cast<int>(left / 1'000'000 + 1);
 }
 
+void Monitor::NoteColdPath() {
+  if (setup_.trim_pages) trim_at_ = MonotonicNow() + setup_.trim_idle_ns;
+}
+
 void Monitor::OnTimeout() {
   DropStuckSessions();
+  if (trim_at_ != 0 && state_ == State::kRunning && MonotonicNow() >= trim_at_) {
+    trim_at_ = 0;
+    setup_.trim_pages();
+  }
   if (state_ == State::kDraining && (!OutputOpen() || MonotonicNow() >= deadline_)) Finish();
   if (state_ != State::kClosing) return;
   bool expired = MonotonicNow() >= deadline_;
@@ -334,6 +345,7 @@ void Monitor::UpdateSessionInterest(Session* s) {
 }
 
 void Monitor::OnSessionInput(Session* s) {
+  NoteColdPath();
   ssize_t n;
   do {
     n = recv(s->fd, buf_.get(), kMaxMessage, MSG_DONTWAIT);
@@ -371,6 +383,7 @@ void Monitor::OnSessionInput(Session* s) {
 void Monitor::EndSession(Session* s) {
   if (s->dead) return;
   s->dead = true;
+  NoteColdPath();
   MaybeCloseStdinOnce(s);
   Remove(s);
   s->owned.reset();
@@ -435,6 +448,7 @@ void Monitor::CloseStdin() {
 }
 
 void Monitor::OnAccept(Source* listen) {
+  NoteColdPath();
   for (;;) {
     int fd = accept4(listen->fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0 && errno == EINTR) continue;
@@ -465,6 +479,7 @@ void Monitor::OnAccept(Source* listen) {
 }
 
 void Monitor::OnControl(Control* c) {
+  NoteColdPath();
   ssize_t n;
   do {
     n = recv(c->fd, buf_.get(), kMaxMessage, MSG_DONTWAIT);

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -41,6 +42,7 @@ inline constexpr size_t kMaxStdinBacklog = 64 * 1024;
 inline constexpr int64_t kDrainGraceNs = 500'000'000;
 inline constexpr int64_t kCloseGraceNs = 2'000'000'000;
 inline constexpr int64_t kSlowSessionTimeoutNs = 5'000'000'000;
+inline constexpr int64_t kTrimIdleNs = 5'000'000'000;
 inline constexpr size_t kMaxSessions = 64;
 inline constexpr size_t kMaxControlConns = 16;
 
@@ -62,6 +64,12 @@ struct MonitorSetup {
   pid_t init_pid = 0;
   uint64_t init_start_time = 0;
   int64_t slow_session_timeout_ns = kSlowSessionTimeoutNs;
+  // Called once the loop has been free of attach/control activity for trim_idle_ns after some (and
+  // once after start): drops the pages those rarer paths faulted in (DropStartupPages in
+  // cricket-conmon; tests leave it empty). Container output does not count as activity: its path
+  // stays resident while the container talks.
+  std::function<void()> trim_pages;
+  int64_t trim_idle_ns = kTrimIdleNs;
 };
 
 class Monitor {
@@ -139,6 +147,8 @@ class Monitor {
   absl::Status HandleControl(std::string_view request);
   void OnOom();
   void Sweep();
+  // Schedules trim_pages after an attach or control event (the timer restarts with each one).
+  void NoteColdPath();
   bool OutputOpen() const;
   void Finish();
 
@@ -160,6 +170,7 @@ class Monitor {
   int wait_status_ = 0;
   int64_t exited_at_ = 0;
   int64_t deadline_ = 0;  // monotonic ns; the end of the drain or close grace period
+  int64_t trim_at_ = 0;   // monotonic ns; 0 when no trim is scheduled
   bool oom_killed_ = false;
   ExitRecord record_;
   std::unique_ptr<char[]> buf_;

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -134,6 +135,10 @@ class MonitorTest : public ::testing::Test {
     }
     s.init_pid = pid;
     s.slow_session_timeout_ns = slow_timeout_ns_;
+    if (trim_idle_ns_ > 0) {
+      s.trim_idle_ns = trim_idle_ns_;
+      s.trim_pages = [this] { ++trims_; };
+    }
     child_ = pid;
     monitor_ = std::make_unique<Monitor>(std::move(s));
     thread_ = std::thread([this] { result_ = monitor_->Run(); });
@@ -166,6 +171,8 @@ class MonitorTest : public ::testing::Test {
   int slave_ = -1;
   pid_t child_ = -1;
   int64_t slow_timeout_ns_ = kSlowSessionTimeoutNs;
+  int64_t trim_idle_ns_ = 0;
+  std::atomic<int> trims_{0};
 };
 
 TEST_F(MonitorTest, OutputReachesTheLogAndEveryAttacherAndExitIsRecorded) {
@@ -435,6 +442,23 @@ TEST_F(MonitorTest, TerminalOutputIsStdoutAndResizeSetsTheWindowSize) {
   std::string log = Log();
   EXPECT_EQ(log.find(" stderr "), std::string::npos) << log;
   EXPECT_NE(log.find(" stdout F tty says hi\r\n"), std::string::npos) << log;
+}
+
+TEST_F(MonitorTest, TrimsPagesOnceIdleAfterStartAndAfterControlActivity) {
+  config_.stdin = true;
+  trim_idle_ns_ = 50'000'000;
+  Start([] {
+    std::string line;
+    while (GetLine(&line)) Put(1, line + "\n");
+    return 0;
+  });
+  usleep(300'000);
+  EXPECT_EQ(trims_.load(), 1);  // once after start, then nothing while nothing happens
+  ASSERT_TRUE(ReopenLog(config_.control_socket).ok());
+  usleep(300'000);
+  EXPECT_EQ(trims_.load(), 2);
+  ASSERT_TRUE(CloseStdin(config_.control_socket).ok());
+  ASSERT_TRUE(Finish().ok());
 }
 
 TEST_F(MonitorTest, RunAttachSessionPumpsDescriptors) {
