@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include "lib/common/file_util.h"
 #include "lib/common/json_util.h"
+#include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 
@@ -15,7 +17,6 @@ namespace cricket::runtime {
 namespace {
 
 constexpr char kStateFile[] = "state.json";
-constexpr char kSpecFile[] = "config.json";
 
 nlohmann::json ToJson(const ContainerRecord& r) {
   nlohmann::json j;
@@ -59,6 +60,23 @@ absl::StatusOr<ContainerRecord> FromJson(const nlohmann::json& j, const std::str
 
 }  // namespace
 
+absl::Status ReplaceFile(const std::string& path, std::string_view content, mode_t mode) {
+  std::string tmp = StrCat(DirName(path), "/.", BaseName(path), ".tmp-", ::getpid());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd) return ErrnoError("create", tmp);
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoError("write", tmp);
+    off += static_cast<size_t>(n);
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename", tmp);
+  return absl::OkStatus();
+}
+constexpr char kSpecFile[] = "config.json";
+
 absl::Status ValidateContainerId(std::string_view id) {
   if (id.empty() || id.size() > 1024 || id == "." || id == "..") {
     return absl::InvalidArgumentError(StrCat("invalid container id \"", id, "\""));
@@ -88,7 +106,7 @@ absl::Status ContainerStore::RemoveDir(const std::string& id) const {
 }
 
 absl::Status ContainerStore::Save(const ContainerRecord& record) const {
-  return WriteFileAtomic(Dir(record.id) + "/" + kStateFile, ToJson(record).dump(), 0600);
+  return ReplaceFile(Dir(record.id) + "/" + kStateFile, ToJson(record).dump(), 0600);
 }
 
 absl::StatusOr<ContainerRecord> ContainerStore::Load(const std::string& id) const {
@@ -105,7 +123,7 @@ absl::StatusOr<ContainerRecord> ContainerStore::Load(const std::string& id) cons
 }
 
 absl::Status ContainerStore::SaveSpec(const std::string& id, const oci::Spec& spec) const {
-  return WriteFileAtomic(Dir(id) + "/" + kSpecFile, oci::SerializeSpec(spec), 0600);
+  return ReplaceFile(Dir(id) + "/" + kSpecFile, oci::SerializeSpec(spec), 0600);
 }
 
 absl::StatusOr<oci::Spec> ContainerStore::LoadSpec(const std::string& id) const {

@@ -33,6 +33,11 @@ struct ContainerRecord {
   bool private_pid_ns = false;
 };
 
+// Replaces `path` atomically (a temporary file renamed over it) without fsync: runtime state lives on
+// /run and describes processes that do not survive a reboot, so durability would only cost time (an
+// fsync on a disk-backed /run takes milliseconds to hundreds of milliseconds). Also used for pid files.
+absl::Status ReplaceFile(const std::string& path, std::string_view content, mode_t mode);
+
 // Container ids: 1-1024 characters of [A-Za-z0-9_+.-], not "." or "..".
 absl::Status ValidateContainerId(std::string_view id);
 

@@ -13,6 +13,7 @@
 #include "lib/common/time_util.h"
 #include "lib/runtime/console.h"
 #include "lib/runtime/container_ops.h"
+#include "lib/runtime/container_store.h"
 #include "lib/runtime/hooks.h"
 #include "lib/runtime/plan_builder.h"
 #include "lib/runtime/process_limits.h"
@@ -221,7 +222,7 @@ absl::StatusOr<Container> Runtime::Create(const std::string& id, const CreateOpt
 
   r.created = true;
   RETURN_IF_ERROR(store.Save(r));
-  if (!o.pid_file.empty()) RETURN_IF_ERROR(WriteFileAtomic(o.pid_file, StrCat(init.pid()), 0644));
+  if (!o.pid_file.empty()) RETURN_IF_ERROR(ReplaceFile(o.pid_file, StrCat(init.pid()), 0644));
   Container out;
   if (setup->console && !o.console_socket.empty()) {
     RETURN_IF_ERROR(SendConsole(o.console_socket, setup->console.get(), id));

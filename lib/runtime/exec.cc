@@ -7,6 +7,7 @@
 #include "lib/common/strings.h"
 #include "lib/runtime/console.h"
 #include "lib/runtime/container_ops.h"
+#include "lib/runtime/container_store.h"
 #include "lib/runtime/plan_builder.h"
 #include "lib/runtime/process_limits.h"
 #include "lib/runtime/runtime.h"
@@ -103,7 +104,7 @@ absl::StatusOr<ExecResult> Runtime::Exec(const std::string& id, const ExecOption
     out.console = std::move(*console);
   }
   if (!o.pid_file.empty()) {
-    absl::Status s = WriteFileAtomic(o.pid_file, StrCat(out.pid), 0644);
+    absl::Status s = ReplaceFile(o.pid_file, StrCat(out.pid), 0644);
     if (!s.ok()) {
       KillAndReap(child.pidfd);
       return s;
