@@ -81,6 +81,7 @@ absl::StatusOr<InitPlan> BuildInitPlan(const oci::Spec& spec, const CreateOption
   InitPlan plan;
   ASSIGN_OR_RETURN(plan.ns, BuildNamespacePlan(spec));
   ASSIGN_OR_RETURN(plan.rootfs, BuildRootfsPlan(spec, plan.ns, ctx));
+  ctx.rootfs = plan.rootfs.rootfs;
   plan.rootfs.no_pivot = o.no_pivot;
   // Without process the container is created all the same; start then fails (config.md "process":
   // REQUIRED when start is called).

@@ -17,14 +17,15 @@
 namespace cricket::runtime {
 namespace {
 
-absl::StatusOr<ExecPlan> BuildExecPlan(const oci::Spec& spec, const ExecOptions& o, const sys::PidFd& init,
-                                       std::vector<std::string>* warnings) {
+absl::StatusOr<ExecPlan> BuildExecPlan(const oci::Spec& spec, const std::string& rootfs, const ExecOptions& o,
+                                       const sys::PidFd& init, std::vector<std::string>* warnings) {
   ExecPlan plan;
   plan.init_pidfd = init.get();
   ASSIGN_OR_RETURN(plan.ns_flags, NamespacesToJoin(init.pid()));
   PlanContext ctx;
   ctx.host = HostFacts::Detect();
   ctx.warnings = warnings;
+  ctx.rootfs = rootfs;
   ASSIGN_OR_RETURN(NamespacePlan ns, BuildNamespacePlan(spec));
   ASSIGN_OR_RETURN(plan.process, BuildProcessPlan(o.process, ns, ctx));
   // The container's seccomp filter confines every process in it, exec'd ones included.
@@ -77,7 +78,7 @@ absl::StatusOr<ExecResult> Runtime::Exec(const std::string& id, const ExecOption
   ASSIGN_OR_RETURN(oci::Spec spec, store.LoadSpec(id));
   ASSIGN_OR_RETURN(sys::PidFd init, sys::PidFd::OpenIdentity(r.init));
   std::vector<std::string> warnings;
-  ASSIGN_OR_RETURN(ExecPlan plan, BuildExecPlan(spec, o, init, &warnings));
+  ASSIGN_OR_RETURN(ExecPlan plan, BuildExecPlan(spec, r.rootfs, o, init, &warnings));
   for (const auto& w : warnings) log::Warn("runtime", w, {{"id", id}});
   ASSIGN_OR_RETURN(SetupChild child, SpawnExec(plan, options_.setup_timeout_ms));
   absl::Status prepared = absl::OkStatus();

@@ -59,7 +59,7 @@ struct MountStep {
     kMount,        // mount(source, <target>, fstype, flags, data)
     kBind,         // open_tree(source) → mount_setattr → move_mount onto <target>
     kPropagation,  // mount(NULL, <target>, NULL, propagation) on an existing mount point
-    kRemount,      // mount(NULL, <target>, NULL, MS_REMOUNT | flags) (e.g. read-only tmpfs)
+    kRemount,      // mount(NULL, <target>, NULL, MS_REMOUNT | MS_BIND | flags): per-mount flags (read-only)
     kSymlink,      // symlink(source → target)
     kDevice,       // mknod <target> (or bind the host's node when mknod is not allowed)
     kMkdir,        // mkdir -p <target>

@@ -34,6 +34,8 @@ struct HostFacts {
 // Per-container inputs besides the spec.
 struct PlanContext {
   std::string bundle;  // absolute
+  // The root filesystem on the host (for /etc/passwd lookups); "" skips them.
+  std::string rootfs;
   HostFacts host;
   // The container's cgroup in each hierarchy (for bind-mounting it when there is no cgroup namespace).
   std::vector<cgroups::CgroupDir> cgroup_dirs;
@@ -70,6 +72,9 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options);
 // "net.ipv4.ip_forward" → "/proc/sys/net/ipv4/ip_forward"; a key containing '/' is taken as a path
 // below /proc/sys. InvalidArgument for ".." or empty components.
 absl::StatusOr<std::string> SysctlPath(const std::string& key);
+
+// The home directory of `uid` from <rootfs>/etc/passwd (resolved inside the rootfs), or "/".
+std::string HomeDirectory(const std::string& rootfs, uid_t uid);
 
 // Executables to try for args[0] given the process environment (PATH lookup for a bare name).
 std::vector<std::string> ExecCandidates(const std::string& arg0, const std::vector<std::string>& env);

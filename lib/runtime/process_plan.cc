@@ -4,12 +4,15 @@
 #include <sys/personality.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "lib/common/file_util.h"
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/oci/capabilities.h"
 #include "lib/runtime/plan_builder.h"
+#include "lib/sys/secure_path.h"
 
 namespace cricket::runtime {
 namespace {
@@ -90,6 +93,23 @@ absl::Status PlanLsm(const oci::Process& p, const PlanContext& ctx, ProcessPlan*
 
 }  // namespace
 
+std::string HomeDirectory(const std::string& rootfs, uid_t uid) {
+  auto fd = sys::OpenInRootDir(rootfs, "/etc/passwd", O_RDONLY);
+  if (!fd.ok()) return "/";
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd->get(), buf, sizeof(buf))) > 0 && text.size() < (1 << 20);) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  for (std::string_view line : Split(text, '\n')) {
+    std::vector<std::string_view> f = Split(line, ':');
+    if (f.size() >= 6 && ParseUint64(f[2]) == std::optional<uint64_t>(uid) && !f[5].empty()) {
+      return std::string(f[5]);
+    }
+  }
+  return "/";
+}
+
 std::vector<std::string> ExecCandidates(const std::string& arg0, const std::vector<std::string>& env) {
   if (arg0.find('/') != std::string::npos) return {arg0};
   std::string_view path = kDefaultPath;
@@ -121,6 +141,10 @@ absl::StatusOr<ProcessPlan> BuildProcessPlan(const oci::Process& p, const Namesp
     return absl::InvalidArgumentError(StrCat("process.cwd must be absolute: ", p.cwd));
   plan.args = p.args;
   plan.env = p.env;
+  // Like other runtimes: HOME from the user's passwd entry when the spec does not set it.
+  const bool has_home =
+      std::any_of(p.env.begin(), p.env.end(), [](const std::string& e) { return e.starts_with("HOME="); });
+  if (!has_home && !ctx.rootfs.empty()) plan.env.push_back("HOME=" + HomeDirectory(ctx.rootfs, p.user.uid));
   plan.cwd = CleanPath(p.cwd);
   plan.exec_candidates = ExecCandidates(p.args[0], p.env);
   plan.uid = p.user.uid;

@@ -126,10 +126,10 @@ int DoBind(const MountStep& s, const RootfsPlan& plan, sys::Sys& sys, int sync_f
 int DoOnExisting(const MountStep& s, sys::Sys& sys, int sync_fd, int root_fd) {
   int tfd = sys::OpenInRoot(sys, root_fd, s.target.c_str(), O_PATH, ResolveFlags(s));
   if (tfd < 0) return FailR(sync_fd, tfd, "open mount", s.target.c_str());
-  int r = s.kind == MountStep::Kind::kPropagation
-              ? sys.Mount(nullptr, sys::FdPath(tfd).c_str(), nullptr, s.propagation, nullptr)
-              : sys.Mount(nullptr, sys::FdPath(tfd).c_str(), nullptr, MS_REMOUNT | s.flags,
-                          s.data.empty() ? nullptr : s.data.c_str());
+  int r =
+      s.kind == MountStep::Kind::kPropagation
+          ? sys.Mount(nullptr, sys::FdPath(tfd).c_str(), nullptr, s.propagation, nullptr)
+          : sys.Mount(nullptr, sys::FdPath(tfd).c_str(), nullptr, MS_REMOUNT | MS_BIND | s.flags, nullptr);
   sys.Close(tfd);
   if (r < 0)
     return FailR(sync_fd, r, s.kind == MountStep::Kind::kPropagation ? "set propagation of" : "remount",
