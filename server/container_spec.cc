@@ -16,7 +16,7 @@
 
 namespace cricket::server {
 
-namespace v1 = runtime::v1;
+namespace v1 = ::runtime::v1;
 
 namespace {
 
@@ -197,30 +197,11 @@ absl::Status AddDevice(const std::string& host_path, const std::string& containe
 
 absl::Status SetResources(const ContainerSpecInput& in, oci::Spec& spec) {
   const v1::LinuxContainerResources& r = in.config->linux().resources();
-  oci::LinuxResources& res = spec.linux->resources ? *spec.linux->resources : spec.linux->resources.emplace();
-  if (r.cpu_shares() > 0 || r.cpu_quota() != 0 || r.cpu_period() > 0 || !r.cpuset_cpus().empty() ||
-      !r.cpuset_mems().empty()) {
-    oci::CpuResources& cpu = res.cpu ? *res.cpu : res.cpu.emplace();
-    if (r.cpu_shares() > 0) cpu.shares = static_cast<uint64_t>(r.cpu_shares());
-    if (r.cpu_quota() != 0) cpu.quota = r.cpu_quota();
-    if (r.cpu_period() > 0) cpu.period = static_cast<uint64_t>(r.cpu_period());
-    cpu.cpus = r.cpuset_cpus();
-    cpu.mems = r.cpuset_mems();
-  }
-  if (r.memory_limit_in_bytes() > 0 || r.memory_swap_limit_in_bytes() > 0) {
-    oci::MemoryResources& mem = res.memory ? *res.memory : res.memory.emplace();
-    if (r.memory_limit_in_bytes() > 0) mem.limit = r.memory_limit_in_bytes();
-    if (r.memory_swap_limit_in_bytes() > 0) mem.swap = r.memory_swap_limit_in_bytes();
-  }
-  for (const v1::HugepageLimit& h : r.hugepage_limits()) {
-    res.hugepage_limits.push_back({h.page_size(), h.limit()});
-  }
-  if (!r.unified().empty()) {
-    if (!in.cgroup_v2) {
-      return absl::InvalidArgumentError("resources.unified needs the cgroup v2 unified hierarchy");
-    }
-    for (const auto& [k, v] : r.unified()) res.unified[k] = v;
-  }
+  ASSIGN_OR_RETURN(oci::LinuxResources res, ToOciResources(r, in.cgroup_v2));
+  oci::LinuxResources& out = spec.linux->resources ? *spec.linux->resources : spec.linux->resources.emplace();
+  // Keep the device rules the default spec and the CRI devices put there.
+  res.devices = std::move(out.devices);
+  out = std::move(res);
   spec.process->oom_score_adj = static_cast<int32_t>(r.oom_score_adj());
   return absl::OkStatus();
 }
@@ -361,6 +342,32 @@ absl::StatusOr<std::vector<std::string>> ContainerCapabilities(const std::vector
                caps.end());
   }
   return caps;
+}
+
+absl::StatusOr<oci::LinuxResources> ToOciResources(const v1::LinuxContainerResources& r, bool cgroup_v2) {
+  oci::LinuxResources res;
+  if (r.cpu_shares() > 0 || r.cpu_quota() != 0 || r.cpu_period() > 0 || !r.cpuset_cpus().empty() ||
+      !r.cpuset_mems().empty()) {
+    oci::CpuResources& cpu = res.cpu.emplace();
+    if (r.cpu_shares() > 0) cpu.shares = static_cast<uint64_t>(r.cpu_shares());
+    if (r.cpu_quota() != 0) cpu.quota = r.cpu_quota();
+    if (r.cpu_period() > 0) cpu.period = static_cast<uint64_t>(r.cpu_period());
+    cpu.cpus = r.cpuset_cpus();
+    cpu.mems = r.cpuset_mems();
+  }
+  if (r.memory_limit_in_bytes() > 0 || r.memory_swap_limit_in_bytes() > 0) {
+    oci::MemoryResources& mem = res.memory.emplace();
+    if (r.memory_limit_in_bytes() > 0) mem.limit = r.memory_limit_in_bytes();
+    if (r.memory_swap_limit_in_bytes() > 0) mem.swap = r.memory_swap_limit_in_bytes();
+  }
+  for (const v1::HugepageLimit& h : r.hugepage_limits())
+    res.hugepage_limits.push_back({h.page_size(), h.limit()});
+  if (!r.unified().empty()) {
+    if (!cgroup_v2)
+      return absl::InvalidArgumentError("resources.unified needs the cgroup v2 unified hierarchy");
+    for (const auto& [k, v] : r.unified()) res.unified[k] = v;
+  }
+  return res;
 }
 
 std::string CgroupsPath(const std::string& cgroup_manager, const std::string& parent, const std::string& id) {

@@ -37,7 +37,7 @@ struct SandboxShare {
 
 struct ContainerSpecInput {
   std::string id;
-  const runtime::v1::ContainerConfig* config = nullptr;
+  const ::runtime::v1::ContainerConfig* config = nullptr;
   const image::ImageConfig* image = nullptr;
   std::string image_ref;  // the image id, recorded in annotations
   std::string rootfs;     // the mounted rootfs (overlay merged dir)
@@ -58,19 +58,25 @@ absl::StatusOr<oci::Spec> BuildContainerSpec(const ContainerSpecInput& in);
 
 // The process arguments kubelet expects: command replaces the image entrypoint, args replace the image
 // cmd; with a command and no args the image cmd is dropped. InvalidArgument when the result is empty.
-absl::StatusOr<std::vector<std::string>> ContainerArgs(const runtime::v1::ContainerConfig& config,
+absl::StatusOr<std::vector<std::string>> ContainerArgs(const ::runtime::v1::ContainerConfig& config,
                                                        const image::ImageConfig& image);
 
 // Environment: daemon default_env, then the image's, then the CRI envs; a later KEY wins in place.
 std::vector<std::string> MergeEnv(const std::vector<std::string>& default_env,
                                   const std::vector<std::string>& image_env,
-                                  const runtime::v1::ContainerConfig& config);
+                                  const ::runtime::v1::ContainerConfig& config);
 
 // The capability list of a non-privileged container: defaults + add − drop; "ALL" in add grants every
 // host capability, "ALL" in drop removes all but the explicitly added ones.
 absl::StatusOr<std::vector<std::string>> ContainerCapabilities(const std::vector<std::string>& defaults,
-                                                               const runtime::v1::Capability& request,
+                                                               const ::runtime::v1::Capability& request,
                                                                const std::vector<std::string>& host_caps);
+
+// CRI resources as OCI linux.resources (CreateContainer and UpdateContainerResources). `unified`
+// needs the cgroup v2 hierarchy (InvalidArgument otherwise). oom_score_adj is not a cgroup resource
+// and is not part of the result.
+absl::StatusOr<oci::LinuxResources> ToOciResources(const ::runtime::v1::LinuxContainerResources& r,
+                                                   bool cgroup_v2);
 
 // The OCI cgroupsPath for a container or sandbox `id` under `parent` for the configured driver:
 // cgroupfs "<parent>/cricket-<id>" (parent "" → "/cricket"), systemd "<slice>:cricket:<id>"

@@ -14,7 +14,7 @@
 namespace cricket::server {
 namespace {
 
-namespace v1 = runtime::v1;
+namespace v1 = ::runtime::v1;
 
 class ContainerSpecTest : public ::testing::Test {
  protected:

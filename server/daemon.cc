@@ -18,6 +18,7 @@
 #include "server/image_service.h"
 #include "server/rpc_interceptor.h"
 #include "server/runtime_service.h"
+#include "server/streaming_backend.h"
 
 namespace cricket::server {
 
@@ -61,6 +62,24 @@ void Notify(std::string_view state) {
   }
 }
 
+absl::StatusOr<std::unique_ptr<streaming::StreamingServer>> StartStreaming(const Config& config,
+                                                                           CriRuntime& cri) {
+  streaming::StreamingServerOptions o;
+  o.address = config.api.stream_address;
+  o.port = static_cast<int>(*ParseInt64(config.api.stream_port));  // validated by Config
+  o.enable_tls = config.api.stream_enable_tls;
+  o.tls_cert = config.api.stream_tls_cert;
+  o.tls_key = config.api.stream_tls_key;
+  o.tls_ca = config.api.stream_tls_ca;
+  if (!config.api.stream_idle_timeout.empty()) {
+    ASSIGN_OR_RETURN(o.idle_timeout_ns, ParseDuration(config.api.stream_idle_timeout));
+  }
+  ASSIGN_OR_RETURN(auto server,
+                   streaming::StreamingServer::Start(o, std::make_shared<StreamingBackend>(cri)));
+  log::Info("server", "streaming server listening", {{"url", server->base_url()}});
+  return server;
+}
+
 }  // namespace
 
 void BlockDaemonSignals() {
@@ -92,8 +111,11 @@ absl::Status Daemon::Run() {
   }
   RETURN_IF_ERROR(RemoveStaleSocket(socket_path));
 
-  RuntimeServiceImpl runtime_service(config_);
-  ImageServiceImpl image_service(config_);
+  ASSIGN_OR_RETURN(HelperPaths helpers, CriRuntime::FindHelpers(*config));
+  ASSIGN_OR_RETURN(std::unique_ptr<CriRuntime> cri, CriRuntime::Open(config_, helpers));
+  ASSIGN_OR_RETURN(std::unique_ptr<streaming::StreamingServer> streams, StartStreaming(*config, *cri));
+  RuntimeServiceImpl runtime_service(config_, *cri, *streams);
+  ImageServiceImpl image_service(config_, *cri);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
@@ -139,6 +161,7 @@ absl::Status Daemon::Run() {
   // In-flight RPCs may finish within the grace period; then they are cancelled.
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server->Wait();
+  streams->Stop();
   if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT) {
     log::Warn("server", "cannot remove socket", {{"socket", socket_path}, {"errno", ErrnoName(errno)}});
   }

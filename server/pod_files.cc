@@ -13,7 +13,7 @@ bool IsIpAddress(const std::string& s) {
 }
 }  // namespace
 
-absl::StatusOr<std::string> ResolvConf(const runtime::v1::DNSConfig& dns,
+absl::StatusOr<std::string> ResolvConf(const ::runtime::v1::DNSConfig& dns,
                                        const std::string& host_resolv_conf) {
   if (dns.servers().empty() && dns.searches().empty() && dns.options().empty()) return host_resolv_conf;
   std::string out;

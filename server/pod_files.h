@@ -13,7 +13,7 @@ namespace cricket::server {
 // resolv.conf from DNSConfig: "search", "nameserver" and "options" lines. With no servers, searches
 // or options at all, the host's resolv.conf (`host_resolv_conf` text) is used as is, as kubelet
 // expects for dnsPolicy Default. InvalidArgument for a server that is not an IP address.
-absl::StatusOr<std::string> ResolvConf(const runtime::v1::DNSConfig& dns,
+absl::StatusOr<std::string> ResolvConf(const ::runtime::v1::DNSConfig& dns,
                                        const std::string& host_resolv_conf);
 
 // /etc/hosts: the loopback entries, then "<ip>\t<hostname>" for each pod IP (none yet: the hostname

@@ -6,7 +6,7 @@ namespace cricket::server {
 namespace {
 
 TEST(PodFiles, ResolvConfFromDnsConfig) {
-  runtime::v1::DNSConfig dns;
+  ::runtime::v1::DNSConfig dns;
   dns.add_servers("10.96.0.10");
   dns.add_searches("default.svc.cluster.local");
   dns.add_searches("svc.cluster.local");
@@ -15,7 +15,7 @@ TEST(PodFiles, ResolvConfFromDnsConfig) {
             "search default.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n");
   dns.add_servers("not-an-ip");
   EXPECT_FALSE(ResolvConf(dns, "").ok());
-  EXPECT_EQ(*ResolvConf(runtime::v1::DNSConfig(), "nameserver 1.1.1.1\n"), "nameserver 1.1.1.1\n");
+  EXPECT_EQ(*ResolvConf(::runtime::v1::DNSConfig(), "nameserver 1.1.1.1\n"), "nameserver 1.1.1.1\n");
 }
 
 TEST(PodFiles, HostsAndHostname) {

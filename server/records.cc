@@ -82,7 +82,9 @@ std::string SandboxToJson(const SandboxRecord& s) {
             {"ips", s.ips},
             {"network_attached", s.network_attached},
             {"infra_pid", s.infra_pid},
-            {"monitor_pid", s.monitor_pid}};
+            {"infra_start_time", s.infra_start_time},
+            {"monitor_pid", s.monitor_pid},
+            {"monitor_start_time", s.monitor_start_time}};
   return j.dump();
 }
 
@@ -109,7 +111,9 @@ absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text, const std
   RETURN_IF_ERROR(Get(j, "ips", s.ips, what));
   RETURN_IF_ERROR(Get(j, "network_attached", s.network_attached, what));
   RETURN_IF_ERROR(Get(j, "infra_pid", s.infra_pid, what));
+  RETURN_IF_ERROR(Get(j, "infra_start_time", s.infra_start_time, what));
   RETURN_IF_ERROR(Get(j, "monitor_pid", s.monitor_pid, what));
+  RETURN_IF_ERROR(Get(j, "monitor_start_time", s.monitor_start_time, what));
   if (s.id.empty()) return absl::DataLossError(StrCat(what, ": record without id"));
   return s;
 }
@@ -132,8 +136,11 @@ std::string ContainerToJson(const ContainerRecord& c) {
             {"log_path", c.log_path},
             {"bundle", c.bundle},
             {"rootfs", c.rootfs},
+            {"stop_signal", c.stop_signal},
             {"pid", c.pid},
+            {"start_time", c.start_time},
             {"monitor_pid", c.monitor_pid},
+            {"monitor_start_time", c.monitor_start_time},
             {"attach_socket", c.attach_socket},
             {"control_socket", c.control_socket}};
   return j.dump();
@@ -165,7 +172,10 @@ absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& text, const
   RETURN_IF_ERROR(Get(j, "bundle", c.bundle, what));
   RETURN_IF_ERROR(Get(j, "rootfs", c.rootfs, what));
   RETURN_IF_ERROR(Get(j, "pid", c.pid, what));
+  RETURN_IF_ERROR(Get(j, "stop_signal", c.stop_signal, what));
+  RETURN_IF_ERROR(Get(j, "start_time", c.start_time, what));
   RETURN_IF_ERROR(Get(j, "monitor_pid", c.monitor_pid, what));
+  RETURN_IF_ERROR(Get(j, "monitor_start_time", c.monitor_start_time, what));
   RETURN_IF_ERROR(Get(j, "attach_socket", c.attach_socket, what));
   RETURN_IF_ERROR(Get(j, "control_socket", c.control_socket, what));
   if (c.id.empty()) return absl::DataLossError(StrCat(what, ": record without id"));
@@ -204,6 +214,7 @@ absl::StatusOr<std::vector<std::string>> StateStore::Load() {
         {
           absl::MutexLock l(&s->mu);
           s->record = *std::move(rec);
+          s->committed = true;
         }
         if (absl::Status st = AddSandbox(s, id, name); !st.ok())
           problems.push_back(std::string(st.message()));
@@ -219,6 +230,7 @@ absl::StatusOr<std::vector<std::string>> StateStore::Load() {
         {
           absl::MutexLock l(&c->mu);
           c->record = *std::move(rec);
+          c->committed = true;
         }
         if (absl::Status st = AddContainer(c, id, name, sandbox_id); !st.ok()) {
           problems.push_back(std::string(st.message()));

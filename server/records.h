@@ -21,7 +21,7 @@ struct SandboxRecord {
   std::string id;
   std::string name;  // unique: <name>_<namespace>_<uid>_<attempt>
   std::string runtime_handler;
-  runtime::v1::PodSandboxConfig config;
+  ::runtime::v1::PodSandboxConfig config;
   SandboxState state = SandboxState::kNotReady;
   int64_t created_at = 0;  // ns
   // Pinned namespaces ("" when the pod uses the host's).
@@ -39,7 +39,9 @@ struct SandboxRecord {
   bool network_attached = false;  // CNI ADD done and not yet torn down
   // The infra container (same id as the sandbox).
   int infra_pid = 0;
+  uint64_t infra_start_time = 0;  // /proc/<pid>/stat field 22: with the pid, the process identity
   int monitor_pid = 0;
+  uint64_t monitor_start_time = 0;
 };
 
 enum class ContainerState { kCreated, kRunning, kExited, kUnknown };
@@ -48,7 +50,7 @@ struct ContainerRecord {
   std::string id;
   std::string name;  // unique within cricketd: <name>_<sandbox name>_<attempt>
   std::string sandbox_id;
-  runtime::v1::ContainerConfig config;
+  ::runtime::v1::ContainerConfig config;
   std::string image_ref;   // the image id (config digest)
   std::string image_name;  // as requested (config.image.image), normalised when pulled by name
   std::string runtime_handler;
@@ -62,8 +64,11 @@ struct ContainerRecord {
   std::string log_path;  // absolute
   std::string bundle;    // <runroot>/containers/<id>
   std::string rootfs;    // the mounted overlay
+  int stop_signal = 15;  // from the CRI config or the image's StopSignal; SIGTERM otherwise
   int pid = 0;
+  uint64_t start_time = 0;
   int monitor_pid = 0;
+  uint64_t monitor_start_time = 0;
   std::string attach_socket;
   std::string control_socket;
 };
@@ -77,12 +82,28 @@ absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& json, const
 std::string_view ContainerStateName(ContainerState s);
 std::string_view SandboxStateName(SandboxState s);
 
-// A record shared by RPCs: `mu` serialises operations on one object (e.g. two StopContainer calls);
-// `record` may be read under `mu` only.
+// A record shared by RPCs and the exit monitor. Two locks:
+// - `op_mu` serialises operations on one object (two StopContainer calls, a Remove racing a Start) and
+//   may be held for long (waiting for an exit);
+// - `mu` guards `record` and `committed` and is held only briefly, so status and list calls never wait
+//   for a slow operation. An operation holding `op_mu` changes the record under `mu` in short steps and
+//   never writes back a stale copy (the exit monitor updates records under `mu` alone).
+// `committed` is false while the object is being created: it is then invisible to status and list.
 template <class R>
 struct Guarded {
-  absl::Mutex mu;
+  absl::Mutex op_mu;
+  absl::Mutex mu ABSL_ACQUIRED_AFTER(op_mu);
   R record ABSL_GUARDED_BY(mu);
+  bool committed ABSL_GUARDED_BY(mu) = false;
+
+  R Snapshot() {
+    absl::MutexLock l(&mu);
+    return record;
+  }
+  bool IsCommitted() {
+    absl::MutexLock l(&mu);
+    return committed;
+  }
 };
 using Sandbox = Guarded<SandboxRecord>;
 using Container = Guarded<ContainerRecord>;

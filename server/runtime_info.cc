@@ -9,7 +9,7 @@
 
 namespace cricket::server {
 
-namespace v1 = runtime::v1;
+namespace v1 = ::runtime::v1;
 
 grpc::Status RuntimeServiceImpl::Version(grpc::ServerContext*, const v1::VersionRequest*,
                                          v1::VersionResponse* resp) {
@@ -30,11 +30,11 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
 
   v1::RuntimeCondition* network_ready = resp->mutable_status()->add_conditions();
   network_ready->set_type("NetworkReady");
-  auto network = cni::LoadDefaultNetwork(config->network.network_dir, config->network.cni_default_network);
+  absl::Status network = runtime_.cni().Status();
   network_ready->set_status(network.ok());
   if (!network.ok()) {
     network_ready->set_reason("NetworkPluginNotReady");
-    network_ready->set_message(StrCat("Network plugin returns error: ", network.status().message()));
+    network_ready->set_message(StrCat("Network plugin returns error: ", network.message()));
   }
 
   for (const auto& [name, handler] : config->runtimes) {
@@ -53,8 +53,12 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
   if (req->verbose()) {
     auto& info = *resp->mutable_info();
     info["config"] = FormatConfigJson(*config);
-    nlohmann::json cni = network.ok() ? nlohmann::json{{"network", network->name}, {"file", network->file}}
-                                      : nlohmann::json{{"error", std::string(network.status().message())}};
+    nlohmann::json cni = {{"ready", network.ok()}};
+    if (auto current = runtime_.cni().CurrentNetwork(); current.ok()) {
+      cni["network"] = (*current)->name;
+      cni["file"] = (*current)->file;
+    }
+    if (!network.ok()) cni["error"] = std::string(network.message());
     info["cni"] = cni.dump();
   }
   return grpc::Status::OK;

@@ -4,23 +4,70 @@
 
 #include "runtime/v1/api.grpc.pb.h"
 #include "server/config_holder.h"
+#include "server/cri_runtime.h"
+#include "server/streaming/server.h"
 
 namespace cricket::server {
 
-class RuntimeServiceImpl final : public runtime::v1::RuntimeService::Service {
+class RuntimeServiceImpl final : public ::runtime::v1::RuntimeService::Service {
  public:
-  explicit RuntimeServiceImpl(const ConfigHolder& config) : config_(config) {}
+  RuntimeServiceImpl(const ConfigHolder& config, CriRuntime& runtime, streaming::StreamingServer& streaming)
+      : config_(config), runtime_(runtime), streaming_(streaming) {}
 
   // runtime_info.cc
-  grpc::Status Version(grpc::ServerContext* ctx, const runtime::v1::VersionRequest* req,
-                       runtime::v1::VersionResponse* resp) override;
-  grpc::Status Status(grpc::ServerContext* ctx, const runtime::v1::StatusRequest* req,
-                      runtime::v1::StatusResponse* resp) override;
-  grpc::Status RuntimeConfig(grpc::ServerContext* ctx, const runtime::v1::RuntimeConfigRequest* req,
-                             runtime::v1::RuntimeConfigResponse* resp) override;
+  grpc::Status Version(grpc::ServerContext* ctx, const ::runtime::v1::VersionRequest* req,
+                       ::runtime::v1::VersionResponse* resp) override;
+  grpc::Status Status(grpc::ServerContext* ctx, const ::runtime::v1::StatusRequest* req,
+                      ::runtime::v1::StatusResponse* resp) override;
+  grpc::Status RuntimeConfig(grpc::ServerContext* ctx, const ::runtime::v1::RuntimeConfigRequest* req,
+                             ::runtime::v1::RuntimeConfigResponse* resp) override;
+
+  // sandbox_rpcs.cc
+  grpc::Status RunPodSandbox(grpc::ServerContext* ctx, const ::runtime::v1::RunPodSandboxRequest* req,
+                             ::runtime::v1::RunPodSandboxResponse* resp) override;
+  grpc::Status StopPodSandbox(grpc::ServerContext* ctx, const ::runtime::v1::StopPodSandboxRequest* req,
+                              ::runtime::v1::StopPodSandboxResponse* resp) override;
+  grpc::Status RemovePodSandbox(grpc::ServerContext* ctx, const ::runtime::v1::RemovePodSandboxRequest* req,
+                                ::runtime::v1::RemovePodSandboxResponse* resp) override;
+  grpc::Status PodSandboxStatus(grpc::ServerContext* ctx, const ::runtime::v1::PodSandboxStatusRequest* req,
+                                ::runtime::v1::PodSandboxStatusResponse* resp) override;
+  grpc::Status ListPodSandbox(grpc::ServerContext* ctx, const ::runtime::v1::ListPodSandboxRequest* req,
+                              ::runtime::v1::ListPodSandboxResponse* resp) override;
+
+  // container_rpcs.cc
+  grpc::Status CreateContainer(grpc::ServerContext* ctx, const ::runtime::v1::CreateContainerRequest* req,
+                               ::runtime::v1::CreateContainerResponse* resp) override;
+  grpc::Status StartContainer(grpc::ServerContext* ctx, const ::runtime::v1::StartContainerRequest* req,
+                              ::runtime::v1::StartContainerResponse* resp) override;
+  grpc::Status StopContainer(grpc::ServerContext* ctx, const ::runtime::v1::StopContainerRequest* req,
+                             ::runtime::v1::StopContainerResponse* resp) override;
+  grpc::Status RemoveContainer(grpc::ServerContext* ctx, const ::runtime::v1::RemoveContainerRequest* req,
+                               ::runtime::v1::RemoveContainerResponse* resp) override;
+  grpc::Status ContainerStatus(grpc::ServerContext* ctx, const ::runtime::v1::ContainerStatusRequest* req,
+                               ::runtime::v1::ContainerStatusResponse* resp) override;
+  grpc::Status ListContainers(grpc::ServerContext* ctx, const ::runtime::v1::ListContainersRequest* req,
+                              ::runtime::v1::ListContainersResponse* resp) override;
+  grpc::Status UpdateContainerResources(grpc::ServerContext* ctx,
+                                        const ::runtime::v1::UpdateContainerResourcesRequest* req,
+                                        ::runtime::v1::UpdateContainerResourcesResponse* resp) override;
+  grpc::Status ReopenContainerLog(grpc::ServerContext* ctx,
+                                  const ::runtime::v1::ReopenContainerLogRequest* req,
+                                  ::runtime::v1::ReopenContainerLogResponse* resp) override;
+  grpc::Status ExecSync(grpc::ServerContext* ctx, const ::runtime::v1::ExecSyncRequest* req,
+                        ::runtime::v1::ExecSyncResponse* resp) override;
+
+  // streaming_rpcs.cc
+  grpc::Status Exec(grpc::ServerContext* ctx, const ::runtime::v1::ExecRequest* req,
+                    ::runtime::v1::ExecResponse* resp) override;
+  grpc::Status Attach(grpc::ServerContext* ctx, const ::runtime::v1::AttachRequest* req,
+                      ::runtime::v1::AttachResponse* resp) override;
+  grpc::Status PortForward(grpc::ServerContext* ctx, const ::runtime::v1::PortForwardRequest* req,
+                           ::runtime::v1::PortForwardResponse* resp) override;
 
  private:
   const ConfigHolder& config_;
+  CriRuntime& runtime_;
+  streaming::StreamingServer& streaming_;
 };
 
 }  // namespace cricket::server

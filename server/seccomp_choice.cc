@@ -5,7 +5,7 @@
 
 namespace cricket::server {
 
-namespace v1 = runtime::v1;
+namespace v1 = ::runtime::v1;
 
 namespace {
 

@@ -20,7 +20,7 @@ namespace cricket::server {
 // is configured, cricket's built-in profile otherwise. A Localhost profile must be an absolute path; an
 // unreadable or malformed profile is an InvalidArgument error naming the file.
 absl::StatusOr<std::optional<oci::LinuxSeccomp>> ResolveSeccomp(
-    const runtime::v1::LinuxContainerSecurityContext& sc, const RuntimeSection& runtime,
+    const ::runtime::v1::LinuxContainerSecurityContext& sc, const RuntimeSection& runtime,
     const std::vector<std::string>& bounding_caps, const oci::SeccompPlatform& platform);
 
 }  // namespace cricket::server

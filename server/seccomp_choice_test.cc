@@ -9,7 +9,7 @@
 namespace cricket::server {
 namespace {
 
-namespace v1 = runtime::v1;
+namespace v1 = ::runtime::v1;
 
 class SeccompChoiceTest : public ::testing::Test {
  protected:

@@ -110,13 +110,13 @@ absl::Status Runtime::Delete(const std::string& id, bool force) {
   ASSIGN_OR_RETURN(ContainerRecord r, store.Load(id));
   auto cg = CgroupFor(options_, r);
   oci::ContainerStatus status = ComputeStatus(r, cg);
-  if (status != oci::ContainerStatus::kStopped) {
-    if (!force) {
-      return absl::FailedPreconditionError(
-          StrCat("cannot delete container ", id, " that is not stopped: ", oci::ContainerStatusName(status)));
-    }
-    RETURN_IF_ERROR(KillEverything(r, cg));
+  if (status != oci::ContainerStatus::kStopped && !force) {
+    return absl::FailedPreconditionError(
+        StrCat("cannot delete container ", id, " that is not stopped: ", oci::ContainerStatusName(status)));
   }
+  // Also when stopped: in a shared pid namespace the death of the init does not end the other
+  // processes of its cgroup (a daemon started by exec), and the cgroup cannot go while they live.
+  RETURN_IF_ERROR(KillEverything(r, cg));
   auto spec = store.LoadSpec(id);
   if (spec.ok() && spec->hooks && !spec->hooks->poststop.empty()) {
     std::string state = oci::SerializeState(MakeState(r, oci::ContainerStatus::kStopped));

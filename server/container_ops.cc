@@ -1,0 +1,420 @@
+// CreateContainer, StartContainer, StopContainer, RemoveContainer, ContainerStatus, ListContainers,
+// UpdateContainerResources, ReopenContainerLog.
+#include <signal.h>
+#include <string.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/cleanup/cleanup.h"
+#include "conmon/client.h"
+#include "lib/common/digest.h"
+#include "lib/common/file_util.h"
+#include "lib/common/logging.h"
+#include "lib/common/path_util.h"
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/common/time_util.h"
+#include "lib/image/manifest.h"
+#include "lib/sys/pidfd.h"
+#include "server/container_spec.h"
+#include "server/cri_runtime.h"
+#include "server/image_lookup.h"
+#include "server/seccomp_choice.h"
+
+namespace cricket::server {
+
+namespace v1 = ::runtime::v1;
+
+namespace {
+
+// "SIGTERM", "TERM", "15", "SIGRTMIN+3" → the signal number; 0 when unknown.
+int ParseSignal(std::string_view name) {
+  if (auto n = ParseInt64(name); n && *n > 0 && *n < 65) return static_cast<int>(*n);
+  std::string s = ToUpper(name);
+  if (s.starts_with("SIG")) s = s.substr(3);
+  if (s.starts_with("RTMIN")) {
+    int64_t off = 0;
+    if (s.size() > 5) {
+      auto o = ParseInt64(s.substr(s[5] == '+' ? 6 : 5));
+      if (!o) return 0;
+      off = *o;
+    }
+    return SIGRTMIN + static_cast<int>(off) <= SIGRTMAX ? SIGRTMIN + static_cast<int>(off) : 0;
+  }
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    if (abbrev != nullptr && s == abbrev) return sig;
+  }
+  return 0;
+}
+
+int StopSignalOf(const v1::ContainerConfig& config, const image::ImageConfig& image) {
+  if (config.stop_signal() != v1::SIGNAL_RUNTIME_DEFAULT) {
+    std::string name = v1::Signal_Name(config.stop_signal());
+    if (int sig = ParseSignal(std::string_view(name).substr(std::string_view("SIGNAL_").size())); sig > 0) {
+      return sig;
+    }
+  }
+  if (int sig = ParseSignal(image.stop_signal); sig > 0) return sig;
+  return SIGTERM;
+}
+
+v1::ContainerState CriState(ContainerState s) {
+  switch (s) {
+    case ContainerState::kCreated:
+      return v1::CONTAINER_CREATED;
+    case ContainerState::kRunning:
+      return v1::CONTAINER_RUNNING;
+    case ContainerState::kExited:
+      return v1::CONTAINER_EXITED;
+    default:
+      return v1::CONTAINER_UNKNOWN;
+  }
+}
+
+absl::Status CheckConfig(const v1::ContainerConfig& config) {
+  if (!config.has_metadata() || config.metadata().name().empty()) {
+    return absl::InvalidArgumentError("container config: metadata.name is required");
+  }
+  if (config.image().image().empty())
+    return absl::InvalidArgumentError("container config: image.image is required");
+  return absl::OkStatus();
+}
+
+bool Exited(ContainerRecord* r) { return r->state == ContainerState::kExited; }
+
+}  // namespace
+
+absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandbox_id,
+                                                        const v1::ContainerConfig& config) {
+  auto cfg = config_.Get();
+  RETURN_IF_ERROR(CheckConfig(config));
+  ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> sandbox, state_.FindSandbox(sandbox_id));
+  SandboxRecord sb = sandbox->Snapshot();
+  if (!sandbox->IsCommitted() || sb.state != SandboxState::kReady) {
+    return absl::FailedPreconditionError(StrCat("pod sandbox ", sb.id, " is not ready"));
+  }
+  ASSIGN_OR_RETURN(storage::ImageInfo image, LookupImage(*store_, config.image().image()));
+  ASSIGN_OR_RETURN(image::ImageConfig image_config, image::ParseImageConfig(image.config));
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(sb.runtime_handler));
+
+  auto container = std::make_shared<Container>();
+  absl::MutexLock op(&container->op_mu);
+  ContainerRecord c;
+  c.id = RandomHexId();
+  c.name = StrCat(config.metadata().name(), "_", sb.name, "_", config.metadata().attempt());
+  c.sandbox_id = sb.id;
+  c.config = config;
+  c.image_ref = image.id;
+  c.image_name = config.image().image();
+  c.runtime_handler = sb.runtime_handler;
+  c.created_at = RealtimeNow();
+  c.stop_signal = StopSignalOf(config, image_config);
+  c.bundle = ContainerRunDir(c.id);
+  c.attach_socket = SocketBase(c.id) + ".attach";
+  c.control_socket = SocketBase(c.id) + ".ctl";
+  if (PathExists(c.attach_socket) || PathExists(c.control_socket)) {
+    return absl::AlreadyExistsError(StrCat("socket path of container ", c.id, " is taken"));
+  }
+  const std::string& log_dir = sb.config.log_directory();
+  if (!log_dir.empty() && !config.log_path().empty()) {
+    c.log_path = JoinPath(log_dir, config.log_path());
+  } else {
+    c.log_path = JoinPath(cfg->root.log_dir, c.id + ".log");
+  }
+  RETURN_IF_ERROR(state_.AddContainer(container, c.id, c.name, c.sandbox_id));
+  absl::Cleanup unreserve = [&] { state_.RemoveContainer(c.id); };
+
+  RETURN_IF_ERROR(store_->CreateContainerRootfs(c.id, image.id).status());
+  absl::Cleanup remove_rootfs = [&] { (void)store_->RemoveContainerRootfs(c.id); };
+  ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id));
+
+  const v1::LinuxContainerSecurityContext& sc = config.linux().security_context();
+  std::vector<std::string> caps = host_.capabilities;
+  if (!sc.privileged()) {
+    ASSIGN_OR_RETURN(caps, ContainerCapabilities(cfg->runtime.default_capabilities, sc.capabilities(),
+                                                 host_.capabilities));
+  }
+  ContainerSpecInput in;
+  in.id = c.id;
+  in.config = &config;
+  in.image = &image_config;
+  in.image_ref = image.id;
+  in.rootfs = c.rootfs;
+  in.daemon = cfg.get();
+  in.host_capabilities = host_.capabilities;
+  ASSIGN_OR_RETURN(in.seccomp, ResolveSeccomp(sc, cfg->runtime, caps, host_.seccomp_platform));
+  in.cgroup_v2 = host_.cgroup_v2;
+  SandboxShare& share = in.sandbox;
+  share.id = sb.id;
+  share.hostname = sb.config.hostname();
+  share.netns_path = sb.netns_path;
+  share.ipcns_path = sb.ipcns_path;
+  share.utsns_path = sb.utsns_path;
+  share.pidns_path = StrCat("/proc/", sb.infra_pid, "/ns/pid");
+  share.hosts_path = sb.hosts_path;
+  share.resolv_conf_path = sb.resolv_conf_path;
+  share.hostname_path = sb.hostname_path;
+  share.shm_path = sb.shm_path;
+  share.cgroup_parent = sb.cgroup_parent;
+  share.log_directory = log_dir;
+  if (sc.namespace_options().pid() == v1::TARGET) {
+    auto target = state_.FindContainer(sc.namespace_options().target_id());
+    if (target.ok()) {
+      ContainerRecord t = (*target)->Snapshot();
+      if (t.state == ContainerState::kRunning) in.target_pidns_path = StrCat("/proc/", t.pid, "/ns/pid");
+    }
+  }
+  ASSIGN_OR_RETURN(oci::Spec spec, BuildContainerSpec(in));
+
+  RETURN_IF_ERROR(MkdirAll(c.bundle, 0700));
+  absl::Cleanup remove_bundle = [&] { (void)RemoveAll(c.bundle); };
+  RETURN_IF_ERROR(WriteFileAtomic(JoinPath(c.bundle, "config.json"), oci::SerializeSpec(spec), 0600));
+
+  conmon::MonitorOptions mo;
+  mo.conmon_path = helpers_.conmon;
+  mo.config.id = c.id;
+  mo.config.runtime_root = rt->options().root;
+  mo.config.systemd_cgroup = rt->options().systemd_cgroup;
+  mo.config.bundle = c.bundle;
+  mo.config.no_pivot = cfg->runtime.no_pivot;
+  mo.config.log_path = c.log_path;
+  mo.config.log_size_max = cfg->runtime.log_size_max;
+  mo.config.exits_dir = cfg->ExitsDir();
+  mo.config.attach_socket = c.attach_socket;
+  mo.config.control_socket = c.control_socket;
+  mo.config.terminal = config.tty();
+  mo.config.stdin = config.stdin();
+  mo.config.stdin_once = config.stdin_once();
+  mo.config.log_level = cfg->runtime.log_level;
+  mo.env = cfg->runtime.conmon_env;
+  mo.diagnostics_log = JoinPath(c.bundle, "conmon.log");
+  auto monitor = conmon::SpawnMonitor(mo);
+  if (!monitor.ok()) {
+    (void)rt->Delete(c.id, /*force=*/true);
+    return monitor.status();
+  }
+  c.pid = monitor->container.pid;
+  c.start_time = monitor->container.start_time;
+  c.monitor_pid = monitor->monitor.pid;
+  c.monitor_start_time = monitor->monitor.start_time;
+  c.state = ContainerState::kCreated;
+  if (absl::Status st = state_.Save(c); !st.ok()) {
+    (void)rt->Delete(c.id, /*force=*/true);
+    return st;
+  }
+  {
+    absl::MutexLock l(&container->mu);
+    container->record = c;
+    container->committed = true;
+  }
+  std::move(remove_bundle).Cancel();
+  std::move(remove_rootfs).Cancel();
+  std::move(unreserve).Cancel();
+  log::Info("container", "created", {{"id", c.id}, {"name", c.name}, {"sandbox", c.sandbox_id}});
+  return c.id;
+}
+
+absl::Status CriRuntime::StartContainer(const std::string& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Container> container, state_.FindContainer(id));
+  absl::MutexLock op(&container->op_mu);
+  if (!container->IsCommitted()) return absl::NotFoundError(StrCat("container \"", id, "\" not found"));
+  ContainerRecord c = container->Snapshot();
+  if (c.state != ContainerState::kCreated) {
+    return absl::FailedPreconditionError(
+        StrCat("container ", c.id, " is ", ContainerStateName(c.state), ", not created"));
+  }
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(c.runtime_handler));
+  absl::Status st = rt->Start(c.id);
+  absl::MutexLock l(&container->mu);
+  ContainerRecord& r = container->record;
+  if (!st.ok()) {
+    (void)rt->Kill(c.id, SIGKILL, /*all=*/true);
+    r.state = ContainerState::kExited;
+    r.finished_at = RealtimeNow();
+    r.exit_code = 128;
+    r.reason = "StartError";
+    r.message = std::string(st.message());
+    (void)state_.Save(r);
+    return st;
+  }
+  r.started_at = RealtimeNow();
+  // A quick container may have exited (and been recorded) already.
+  if (r.state == ContainerState::kCreated) r.state = ContainerState::kRunning;
+  return state_.Save(r);
+}
+
+absl::Status CriRuntime::StopContainerLocked(Container& container, int64_t timeout_seconds) {
+  ContainerRecord c = container.Snapshot();
+  if (!container.IsCommitted() ||
+      (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated)) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(c.runtime_handler));
+  auto wait = [&](absl::Duration d) {
+    absl::MutexLock l(&container.mu);
+    return container.mu.AwaitWithTimeout(absl::Condition(&Exited, &container.record), d);
+  };
+  if (timeout_seconds > 0 && c.state == ContainerState::kRunning) {
+    (void)rt->Kill(c.id, c.stop_signal, /*all=*/false);
+    if (wait(absl::Seconds(timeout_seconds))) return absl::OkStatus();
+  }
+  (void)rt->Kill(c.id, SIGKILL, /*all=*/true);
+  if (wait(absl::Seconds(10))) return absl::OkStatus();
+  // No exit record: the monitor is gone. Settle the state from the process itself.
+  auto fd = sys::PidFd::OpenIdentity({c.pid, c.start_time});
+  if (fd.ok() && !fd->Exited()) {
+    return absl::DeadlineExceededError(StrCat("container ", c.id, " did not exit after SIGKILL"));
+  }
+  absl::MutexLock l(&container.mu);
+  ContainerRecord& r = container.record;
+  if (r.state != ContainerState::kExited) {
+    r.state = ContainerState::kExited;
+    r.finished_at = RealtimeNow();
+    r.exit_code = 128 + SIGKILL;
+    r.reason = "Error";
+    r.message = "killed; its monitor recorded no exit";
+    RETURN_IF_ERROR(state_.Save(r));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CriRuntime::StopContainer(const std::string& id, int64_t timeout_seconds) {
+  auto found = state_.FindContainer(id);
+  if (!found.ok()) return absl::IsNotFound(found.status()) ? absl::OkStatus() : found.status();
+  absl::MutexLock op(&(*found)->op_mu);
+  return StopContainerLocked(**found, timeout_seconds);
+}
+
+absl::Status CriRuntime::RemoveContainerLocked(Container& container) {
+  if (!container.IsCommitted()) return absl::OkStatus();
+  RETURN_IF_ERROR(StopContainerLocked(container, 0));
+  ContainerRecord c = container.Snapshot();
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(c.runtime_handler));
+  if (absl::Status st = rt->Delete(c.id, /*force=*/true); !st.ok() && !absl::IsNotFound(st)) return st;
+  RETURN_IF_ERROR(store_->RemoveContainerRootfs(c.id));
+  auto cfg = config_.Get();
+  RETURN_IF_ERROR(conmon::RemoveExitFile(cfg->ExitsDir(), c.id));
+  RETURN_IF_ERROR(RemoveAll(c.bundle));
+  RETURN_IF_ERROR(state_.Delete(c));
+  {
+    absl::MutexLock l(&container.mu);
+    container.committed = false;
+  }
+  state_.RemoveContainer(c.id);
+  log::Info("container", "removed", {{"id", c.id}});
+  return absl::OkStatus();
+}
+
+absl::Status CriRuntime::RemoveContainer(const std::string& id) {
+  auto found = state_.FindContainer(id);
+  if (!found.ok()) return absl::IsNotFound(found.status()) ? absl::OkStatus() : found.status();
+  absl::MutexLock op(&(*found)->op_mu);
+  return RemoveContainerLocked(**found);
+}
+
+void CriRuntime::FillContainerStatus(const ContainerRecord& c, bool verbose, v1::ContainerStatus* st,
+                                     std::map<std::string, std::string>* info) {
+  st->set_id(c.id);
+  *st->mutable_metadata() = c.config.metadata();
+  st->set_state(CriState(c.state));
+  st->set_created_at(c.created_at);
+  st->set_started_at(c.started_at);
+  st->set_finished_at(c.finished_at);
+  st->set_exit_code(c.exit_code);
+  *st->mutable_image() = c.config.image();
+  st->mutable_image()->set_image(c.image_name);
+  st->set_image_id(c.image_ref);
+  st->set_image_ref(c.image_ref);
+  if (auto img = store_->GetImage(c.image_ref); img.ok() && !img->repo_digests.empty()) {
+    st->set_image_ref(img->repo_digests[0]);
+  }
+  st->set_reason(c.reason);
+  st->set_message(c.message);
+  *st->mutable_labels() = c.config.labels();
+  *st->mutable_annotations() = c.config.annotations();
+  *st->mutable_mounts() = c.config.mounts();
+  st->set_log_path(c.log_path);
+  *st->mutable_resources()->mutable_linux() = c.config.linux().resources();
+  if (verbose && info != nullptr) {
+    nlohmann::json j = {{"pid", c.pid},
+                        {"sandboxID", c.sandbox_id},
+                        {"monitorPid", c.monitor_pid},
+                        {"bundle", c.bundle},
+                        {"rootfs", c.rootfs},
+                        {"runtimeHandler", c.runtime_handler},
+                        {"privileged", c.config.linux().security_context().privileged()}};
+    if (auto spec = ReadFile(JoinPath(c.bundle, "config.json")); spec.ok()) {
+      auto parsed = nlohmann::json::parse(*spec, nullptr, /*allow_exceptions=*/false);
+      if (!parsed.is_discarded()) j["runtimeSpec"] = parsed;
+    }
+    (*info)["info"] = j.dump();
+  }
+}
+
+absl::Status CriRuntime::ContainerStatus(const std::string& id, bool verbose,
+                                         v1::ContainerStatusResponse* resp) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Container> container, state_.FindContainer(id));
+  ContainerRecord c = container->Snapshot();
+  if (!container->IsCommitted()) return absl::NotFoundError(StrCat("container \"", id, "\" not found"));
+  std::map<std::string, std::string> info;
+  FillContainerStatus(c, verbose, resp->mutable_status(), &info);
+  for (auto& [k, v] : info) (*resp->mutable_info())[k] = v;
+  return absl::OkStatus();
+}
+
+absl::Status CriRuntime::ListContainers(const v1::ContainerFilter& filter, v1::ListContainersResponse* resp) {
+  for (const auto& container : state_.Containers()) {
+    if (!container->IsCommitted()) continue;
+    ContainerRecord c = container->Snapshot();
+    if (!filter.id().empty() && !c.id.starts_with(filter.id())) continue;
+    if (!filter.pod_sandbox_id().empty() && !c.sandbox_id.starts_with(filter.pod_sandbox_id())) continue;
+    if (filter.has_state() && filter.state().state() != CriState(c.state)) continue;
+    bool labels_match = true;
+    for (const auto& [k, v] : filter.label_selector()) {
+      auto it = c.config.labels().find(k);
+      if (it == c.config.labels().end() || it->second != v) labels_match = false;
+    }
+    if (!labels_match) continue;
+    v1::Container* item = resp->add_containers();
+    item->set_id(c.id);
+    item->set_pod_sandbox_id(c.sandbox_id);
+    *item->mutable_metadata() = c.config.metadata();
+    *item->mutable_image() = c.config.image();
+    item->mutable_image()->set_image(c.image_name);
+    item->set_image_ref(c.image_ref);
+    item->set_image_id(c.image_ref);
+    item->set_state(CriState(c.state));
+    item->set_created_at(c.created_at);
+    *item->mutable_labels() = c.config.labels();
+    *item->mutable_annotations() = c.config.annotations();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CriRuntime::UpdateContainerResources(const std::string& id,
+                                                  const v1::LinuxContainerResources& res) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Container> container, state_.FindContainer(id));
+  absl::MutexLock op(&container->op_mu);
+  ContainerRecord c = container->Snapshot();
+  if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) {
+    return absl::FailedPreconditionError(StrCat("container ", c.id, " is ", ContainerStateName(c.state)));
+  }
+  ASSIGN_OR_RETURN(oci::LinuxResources oci_res, ToOciResources(res, host_.cgroup_v2));
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(c.runtime_handler));
+  RETURN_IF_ERROR(rt->Update(c.id, oci_res));
+  absl::MutexLock l(&container->mu);
+  *container->record.config.mutable_linux()->mutable_resources() = res;
+  return state_.Save(container->record);
+}
+
+absl::Status CriRuntime::ReopenContainerLog(const std::string& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Container> container, state_.FindContainer(id));
+  ContainerRecord c = container->Snapshot();
+  if (c.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(StrCat("container ", c.id, " is not running"));
+  }
+  return conmon::ReopenLog(c.control_socket);
+}
+
+}  // namespace cricket::server

@@ -1,0 +1,227 @@
+#include "server/cri_runtime.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/common/file_util.h"
+#include "lib/common/logging.h"
+#include "lib/common/path_util.h"
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/common/time_util.h"
+#include "lib/oci/capabilities.h"
+#include "lib/sys/pidfd.h"
+
+namespace cricket::server {
+
+namespace {
+
+absl::StatusOr<std::string> FindHelper(const std::string& name, const std::string& configured) {
+  if (!configured.empty()) {
+    if (::access(configured.c_str(), X_OK) != 0) return ErrnoError("use helper", configured);
+    return configured;
+  }
+  std::vector<std::string> candidates;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) candidates.push_back(JoinPath(DirName(std::string(self, static_cast<size_t>(n))), name));
+  candidates.push_back("/usr/local/libexec/cricket/" + name);
+  candidates.push_back("/usr/libexec/cricket/" + name);
+  for (const std::string& c : candidates) {
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  }
+  return absl::NotFoundError(StrCat(name, " not found (looked in ", Join(candidates, ", "), ")"));
+}
+
+// The read-only root filesystem of every infra container: cricket-pause and the mount points the
+// runtime needs, made from cricketd's own files so that no pause image is pulled.
+absl::StatusOr<std::string> PrepareInfraRootfs(const std::string& runroot, const std::string& pause) {
+  std::string dir = JoinPath(runroot, "infra-rootfs");
+  for (const char* sub : {"proc", "dev", "sys", "etc"}) RETURN_IF_ERROR(MkdirAll(JoinPath(dir, sub), 0755));
+  ASSIGN_OR_RETURN(std::string binary, ReadFile(pause, 64 << 20));
+  RETURN_IF_ERROR(WriteFileAtomic(JoinPath(dir, "pause"), binary, 0755));
+  return dir;
+}
+
+}  // namespace
+
+absl::StatusOr<HelperPaths> CriRuntime::FindHelpers(const Config& config) {
+  HelperPaths paths;
+  const RuntimeHandler* handler = config.FindHandler("");
+  std::string conmon =
+      handler && !handler->monitor_path.empty() ? handler->monitor_path : config.runtime.conmon;
+  ASSIGN_OR_RETURN(paths.conmon, FindHelper("cricket-conmon", conmon));
+  ASSIGN_OR_RETURN(paths.pause, FindHelper("cricket-pause", ""));
+  return paths;
+}
+
+CriRuntime::CriRuntime(const ConfigHolder& config, HelperPaths helpers, std::unique_ptr<storage::Store> store,
+                       HostFacts host)
+    : config_(config),
+      helpers_(std::move(helpers)),
+      store_(std::move(store)),
+      host_(std::move(host)),
+      state_(config.Get()->root.root) {}
+
+CriRuntime::~CriRuntime() {
+  if (stop_event_) {
+    uint64_t one = 1;
+    (void)!::write(stop_event_.get(), &one, sizeof(one));
+  }
+  if (exit_thread_.joinable()) exit_thread_.join();
+}
+
+absl::StatusOr<std::unique_ptr<CriRuntime>> CriRuntime::Open(const ConfigHolder& holder,
+                                                             HelperPaths helpers) {
+  auto cfg = holder.Get();
+  HostFacts host;
+  ASSIGN_OR_RETURN(host.capabilities, oci::HostGrantableCapabilities());
+  ASSIGN_OR_RETURN(host.seccomp_platform, oci::HostSeccompPlatform());
+  ASSIGN_OR_RETURN(cgroups::Layout layout, cgroups::Layout::Detect());
+  host.cgroup_v2 = layout.mode() == cgroups::Mode::kV2;
+  host.cgroup_layout = std::move(layout);
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) == 0) host.hostname = name;
+
+  storage::StoreOptions store_options;
+  store_options.root = cfg->ImageStoreDir();
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, storage::Store::Open(store_options));
+
+  std::unique_ptr<CriRuntime> rt(
+      new CriRuntime(holder, std::move(helpers), std::move(store), std::move(host)));
+  cni::ManagerOptions cni_options;
+  cni_options.network_dir = cfg->network.network_dir;
+  cni_options.plugin_dirs = cfg->network.plugin_dirs;
+  cni_options.default_network = cfg->network.cni_default_network;
+  cni_options.cache_dir = JoinPath(cfg->root.root, "cni/results");
+  rt->cni_ = std::make_unique<cni::Manager>(cni_options);
+
+  for (const auto& [name, handler] : cfg->runtimes) {
+    runtime::RuntimeOptions ro;
+    ro.root = cfg->RuntimeRoot(name);
+    ro.systemd_cgroup = cfg->runtime.cgroup_manager == "systemd";
+    ro.cgroup_layout = rt->host_.cgroup_layout;
+    ASSIGN_OR_RETURN(runtime::Runtime r, runtime::Runtime::Open(ro));
+    rt->runtimes_[name] = std::make_unique<runtime::Runtime>(std::move(r));
+  }
+  ASSIGN_OR_RETURN(rt->infra_rootfs_, PrepareInfraRootfs(cfg->root.runroot, rt->helpers_.pause));
+  RETURN_IF_ERROR(MkdirAll(JoinPath(cfg->root.runroot, "pods"), 0700));
+  RETURN_IF_ERROR(MkdirAll(JoinPath(cfg->root.runroot, "containers"), 0700));
+  RETURN_IF_ERROR(MkdirAll(cfg->AttachSocketDir(), 0700));
+
+  ASSIGN_OR_RETURN(conmon::ExitWatcher watcher, conmon::ExitWatcher::Open(cfg->ExitsDir()));
+  rt->exits_.emplace(std::move(watcher));
+  RETURN_IF_ERROR(rt->Recover());
+
+  rt->stop_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!rt->stop_event_) return ErrnoError("eventfd", "exit monitor");
+  rt->exit_thread_ = std::thread([p = rt.get()] { p->ExitLoop(); });
+  return rt;
+}
+
+absl::StatusOr<runtime::Runtime*> CriRuntime::RuntimeFor(const std::string& handler) {
+  auto cfg = config_.Get();
+  std::string name = handler.empty() ? cfg->runtime.default_runtime : handler;
+  auto it = runtimes_.find(name);
+  if (it == runtimes_.end()) {
+    return absl::InvalidArgumentError(StrCat("runtime handler \"", handler, "\" is not configured"));
+  }
+  return it->second.get();
+}
+
+std::string CriRuntime::ContainerRunDir(const std::string& id) const {
+  return JoinPath(config_.Get()->root.runroot, "containers/" + id);
+}
+
+// Socket paths must fit sockaddr_un (108 bytes): half of the id is as unique as all of it in practice,
+// and creation refuses a collision.
+std::string CriRuntime::SocketBase(const std::string& id) const {
+  return JoinPath(config_.Get()->AttachSocketDir(), id.substr(0, 32));
+}
+
+absl::Status CriRuntime::Recover() {
+  ASSIGN_OR_RETURN(std::vector<std::string> problems, state_.Load());
+  for (const std::string& p : problems) log::Warn("state", "skipped a damaged record", {{"problem", p}});
+  ASSIGN_OR_RETURN(std::vector<conmon::ExitRecord> exits, exits_->Scan());
+  for (const conmon::ExitRecord& e : exits) ApplyExit(e);
+
+  // Containers whose init is gone without an exit record: their monitor died with them (or the node
+  // rebooted and the run directory is gone).
+  for (const auto& c : state_.Containers()) {
+    absl::MutexLock l(&c->mu);
+    ContainerRecord& r = c->record;
+    if (r.state != ContainerState::kCreated && r.state != ContainerState::kRunning) continue;
+    auto id = sys::IdentifyProcess(r.pid);
+    if (id.ok() && id->start_time == r.start_time) continue;
+    r.state = ContainerState::kExited;
+    r.finished_at = RealtimeNow();
+    r.exit_code = 255;
+    r.reason = "Error";
+    r.message = "the container's process is gone and no exit was recorded (monitor killed or node restarted)";
+    (void)state_.Save(r);
+    log::Warn("state", "container lost while cricketd was down", {{"id", r.id}});
+  }
+  absl::flat_hash_set<std::string> attached;
+  for (const auto& s : state_.Sandboxes()) {
+    absl::MutexLock l(&s->mu);
+    SandboxRecord& r = s->record;
+    if (r.network_attached) attached.insert(r.id);
+    if (r.state != SandboxState::kReady) continue;
+    auto id = sys::IdentifyProcess(r.infra_pid);
+    if (id.ok() && id->start_time == r.infra_start_time) continue;
+    r.state = SandboxState::kNotReady;
+    (void)state_.Save(r);
+  }
+  if (absl::Status st = cni_->GarbageCollect(attached); !st.ok()) {
+    log::Warn("cni", "garbage collection of stale attachments failed", {{"error", st}});
+  }
+  log::Info("state", "records loaded",
+            {{"sandboxes", static_cast<int64_t>(state_.Sandboxes().size())},
+             {"containers", static_cast<int64_t>(state_.Containers().size())}});
+  return absl::OkStatus();
+}
+
+void CriRuntime::ApplyExit(const conmon::ExitRecord& e) {
+  if (auto c = state_.GetContainer(e.id)) {
+    absl::MutexLock l(&c->mu);
+    ContainerRecord& r = c->record;
+    if (r.state == ContainerState::kExited) return;
+    r.state = ContainerState::kExited;
+    r.finished_at = e.exited_at;
+    r.exit_code = e.exit_code;
+    r.reason = e.oom_killed ? "OOMKilled" : (e.exit_code == 0 ? "Completed" : "Error");
+    if (absl::Status st = state_.Save(r); !st.ok()) log::Error("state", "cannot save exit", {{"error", st}});
+    log::Debug("state", "container exited", {{"id", r.id}, {"code", e.exit_code}, {"reason", r.reason}});
+    return;
+  }
+  if (auto s = state_.GetSandbox(e.id)) {
+    absl::MutexLock l(&s->mu);
+    if (s->record.state == SandboxState::kNotReady) return;
+    s->record.state = SandboxState::kNotReady;
+    (void)state_.Save(s->record);
+    log::Info("state", "pod infra container exited", {{"id", e.id}, {"code", e.exit_code}});
+  }
+}
+
+void CriRuntime::ExitLoop() {
+  for (;;) {
+    struct pollfd fds[2] = {{exits_->fd(), POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log::Error("state", "exit monitor poll failed", {{"errno", ErrnoName(errno)}});
+      return;
+    }
+    if (fds[1].revents) return;
+    auto exits = exits_->ReadEvents();
+    if (!exits.ok()) {
+      log::Error("state", "reading exit files failed", {{"error", exits.status()}});
+      continue;
+    }
+    for (const conmon::ExitRecord& e : *exits) ApplyExit(e);
+  }
+}
+
+}  // namespace cricket::server

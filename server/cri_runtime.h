@@ -1,0 +1,143 @@
+// The heart of cricketd: pod sandboxes and containers. It ties the pieces together — pinned namespaces
+// and CNI (cni/), the image store (lib/storage), the embedded runtime (lib/runtime, driven through one
+// cricket-conmon per container), the records (records.h) — and implements the CRI RuntimeService
+// semantics (interfaces.md §1): idempotent stop/remove, exits reported by the monitors, state that
+// survives a daemon restart. The gRPC adapters (sandbox_rpcs.cc, container_rpcs.cc) only translate.
+//
+// Every multi-step operation rolls back what it did when a later step fails, so a failed
+// RunPodSandbox or CreateContainer leaves no namespace pin, mount, cgroup, process or record behind.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cni/manager.h"
+#include "conmon/exit_watcher.h"
+#include "lib/common/unique_fd.h"
+#include "lib/oci/seccomp_profile.h"
+#include "lib/runtime/cgroups/layout.h"
+#include "lib/runtime/runtime.h"
+#include "lib/storage/store.h"
+#include "runtime/v1/api.pb.h"
+#include "server/config_holder.h"
+#include "server/records.h"
+
+namespace cricket::server {
+
+// What cricketd learns about the host once, at start.
+struct HostFacts {
+  std::vector<std::string> capabilities;  // every capability the host can grant (privileged containers)
+  oci::SeccompPlatform seccomp_platform;
+  std::optional<cgroups::Layout> cgroup_layout;
+  bool cgroup_v2 = false;  // pure unified hierarchy
+  std::string hostname;
+};
+
+// Where cricketd's helper programs are.
+struct HelperPaths {
+  std::string conmon;  // cricket-conmon
+  std::string pause;   // cricket-pause
+};
+
+class CriRuntime {
+ public:
+  // Finds cricket-conmon and cricket-pause: the configured path, else beside cricketd's own executable,
+  // else /usr/local/libexec/cricket, /usr/libexec/cricket. NotFound naming the places searched.
+  static absl::StatusOr<HelperPaths> FindHelpers(const Config& config);
+
+  // Opens the stores, the CNI manager and the runtimes of every handler, reloads the records, settles
+  // what happened while cricketd was down, and starts the exit monitor thread.
+  static absl::StatusOr<std::unique_ptr<CriRuntime>> Open(const ConfigHolder& config, HelperPaths helpers);
+  ~CriRuntime();
+
+  // ---- sandboxes (sandbox_ops.cc)
+  absl::StatusOr<std::string> RunPodSandbox(const ::runtime::v1::PodSandboxConfig& config,
+                                            const std::string& runtime_handler);
+  absl::Status StopPodSandbox(const std::string& id);
+  absl::Status RemovePodSandbox(const std::string& id);
+  absl::Status PodSandboxStatus(const std::string& id, bool verbose,
+                                ::runtime::v1::PodSandboxStatusResponse* resp);
+  absl::Status ListPodSandbox(const ::runtime::v1::PodSandboxFilter& filter,
+                              ::runtime::v1::ListPodSandboxResponse* resp);
+
+  // ---- containers (container_ops.cc)
+  absl::StatusOr<std::string> CreateContainer(const std::string& sandbox_id,
+                                              const ::runtime::v1::ContainerConfig& config);
+  absl::Status StartContainer(const std::string& id);
+  absl::Status StopContainer(const std::string& id, int64_t timeout_seconds);
+  absl::Status RemoveContainer(const std::string& id);
+  absl::Status ContainerStatus(const std::string& id, bool verbose,
+                               ::runtime::v1::ContainerStatusResponse* resp);
+  absl::Status ListContainers(const ::runtime::v1::ContainerFilter& filter,
+                              ::runtime::v1::ListContainersResponse* resp);
+  absl::Status UpdateContainerResources(const std::string& id,
+                                        const ::runtime::v1::LinuxContainerResources& res);
+  absl::Status ReopenContainerLog(const std::string& id);
+
+  // ---- exec (exec_ops.cc)
+  struct ExecProcess {
+    sys::PidFd pidfd;  // a child of cricketd: the caller reaps it
+    UniqueFd console;  // the pty master with tty
+  };
+  // Starts `cmd` in the running container as its main process would run (user, env, cwd, capabilities,
+  // seccomp, namespaces, cgroup) with the given stdio (an invalid fd means /dev/null); with `tty` the
+  // process gets a new terminal instead, whose master is returned.
+  absl::StatusOr<ExecProcess> StartExec(const std::string& id, const std::vector<std::string>& cmd, bool tty,
+                                        UniqueFd in, UniqueFd out, UniqueFd err);
+  struct ExecSyncResult {
+    std::string stdout_data;
+    std::string stderr_data;
+    int exit_code = 0;
+  };
+  // Runs `cmd` in the container; a timeout (> 0 seconds) kills only the exec'd process and is
+  // DeadlineExceeded. Output is capped at 16 MiB per stream.
+  absl::StatusOr<ExecSyncResult> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
+                                          int64_t timeout_seconds);
+
+  storage::Store& store() { return *store_; }
+  cni::Manager& cni() { return *cni_; }
+  const HostFacts& host() const { return host_; }
+  StateStore& state() { return state_; }
+
+ private:
+  CriRuntime(const ConfigHolder& config, HelperPaths helpers, std::unique_ptr<storage::Store> store,
+             HostFacts host);
+
+  // cri_runtime.cc
+  absl::Status Recover();
+  void ExitLoop();
+  void ApplyExit(const conmon::ExitRecord& exit);
+  absl::StatusOr<runtime::Runtime*> RuntimeFor(const std::string& handler);
+  std::string ContainerRunDir(const std::string& id) const;
+  std::string SocketBase(const std::string& id) const;
+
+  // sandbox_ops.cc
+  absl::Status StopSandboxLocked(Sandbox& sandbox) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sandbox.op_mu);
+  absl::Status StartInfra(SandboxRecord& s, const Config& cfg);
+
+  // container_ops.cc
+  absl::Status StopContainerLocked(Container& c, int64_t timeout_seconds)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.op_mu);
+  absl::Status RemoveContainerLocked(Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.op_mu);
+  void FillContainerStatus(const ContainerRecord& c, bool verbose, ::runtime::v1::ContainerStatus* st,
+                           std::map<std::string, std::string>* info);
+
+  const ConfigHolder& config_;
+  const HelperPaths helpers_;
+  std::unique_ptr<storage::Store> store_;
+  const HostFacts host_;
+  StateStore state_;
+  std::unique_ptr<cni::Manager> cni_;
+  std::map<std::string, std::unique_ptr<runtime::Runtime>> runtimes_;  // by handler name
+  std::string infra_rootfs_;
+
+  std::optional<conmon::ExitWatcher> exits_;
+  UniqueFd stop_event_;  // eventfd: ends the exit loop
+  std::thread exit_thread_;
+};
+
+}  // namespace cricket::server

@@ -1,0 +1,419 @@
+// RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox.
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/cleanup/cleanup.h"
+#include "conmon/client.h"
+#include "lib/common/digest.h"
+#include "lib/common/file_util.h"
+#include "lib/common/logging.h"
+#include "lib/common/path_util.h"
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/common/time_util.h"
+#include "lib/oci/default_spec.h"
+#include "lib/sys/namespace_pin.h"
+#include "lib/sys/pidfd.h"
+#include "server/container_spec.h"
+#include "server/cri_runtime.h"
+#include "server/pod_files.h"
+
+namespace cricket::server {
+
+namespace v1 = ::runtime::v1;
+
+namespace {
+
+// The pod's /dev/shm (CRI-O and containerd default size).
+constexpr char kShmOptions[] = "mode=1777,size=65536k";
+
+bool HostNetwork(const v1::PodSandboxConfig& c) {
+  return c.linux().security_context().namespace_options().network() == v1::NODE;
+}
+bool HostIpc(const v1::PodSandboxConfig& c) {
+  return c.linux().security_context().namespace_options().ipc() == v1::NODE;
+}
+bool HostPid(const v1::PodSandboxConfig& c) {
+  return c.linux().security_context().namespace_options().pid() == v1::NODE;
+}
+
+absl::Status ValidateSandboxConfig(const v1::PodSandboxConfig& c) {
+  if (!c.has_metadata()) return absl::InvalidArgumentError("pod sandbox config: metadata is required");
+  const v1::PodSandboxMetadata& m = c.metadata();
+  if (m.name().empty()) return absl::InvalidArgumentError("pod sandbox config: metadata.name is required");
+  if (m.namespace_().empty()) {
+    return absl::InvalidArgumentError("pod sandbox config: metadata.namespace is required");
+  }
+  if (m.uid().empty()) return absl::InvalidArgumentError("pod sandbox config: metadata.uid is required");
+  if (!c.hostname().empty()) RETURN_IF_ERROR(ValidateHostname(c.hostname()));
+  if (c.linux().security_context().namespace_options().has_userns_options() &&
+      c.linux().security_context().namespace_options().userns_options().mode() != v1::NODE) {
+    return absl::UnimplementedError("user namespaces (userns_options mode POD) are not supported");
+  }
+  for (const v1::PortMapping& p : c.port_mappings()) {
+    if (p.container_port() <= 0 || p.container_port() > 65535 || p.host_port() < 0 || p.host_port() > 65535) {
+      return absl::InvalidArgumentError(
+          StrCat("port mapping ", p.host_port(), ":", p.container_port(), " is out of range"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Namespaced sysctls only, each in a namespace the pod owns (kernel docs; Kubernetes "safe and unsafe
+// sysctls"): kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* live in the IPC namespace, net.* in
+// the network namespace.
+absl::Status ValidateSysctls(const std::map<std::string, std::string>& sysctls, bool host_ipc,
+                             bool host_net) {
+  for (const auto& [name, value] : sysctls) {
+    std::string n = name;
+    std::replace(n.begin(), n.end(), '/', '.');
+    bool ipc = n == "kernel.sem" || n == "kernel.shm_rmid_forced" || n.starts_with("kernel.shm") ||
+               n.starts_with("kernel.msg") || n.starts_with("fs.mqueue.");
+    bool net = n.starts_with("net.");
+    if (!ipc && !net) return absl::InvalidArgumentError(StrCat("sysctl \"", name, "\" is not namespaced"));
+    if (ipc && host_ipc) {
+      return absl::InvalidArgumentError(
+          StrCat("sysctl \"", name, "\" cannot be set with the host IPC namespace"));
+    }
+    if (net && host_net) {
+      return absl::InvalidArgumentError(StrCat("sysctl \"", name, "\" cannot be set with the host network"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string SandboxName(const v1::PodSandboxMetadata& m) {
+  return StrCat(m.name(), "_", m.namespace_(), "_", m.uid(), "_", m.attempt());
+}
+
+absl::StatusOr<oci::Spec> BuildInfraSpec(const SandboxRecord& s, const Config& cfg, const HostFacts& host,
+                                         const std::string& rootfs) {
+  const v1::PodSandboxConfig& c = s.config;
+  oci::DefaultSpecOptions opts;
+  opts.host_capabilities = host.capabilities;
+  opts.cgroup_namespace = host.cgroup_v2;
+  ASSIGN_OR_RETURN(oci::Spec spec, oci::DefaultSpec(opts));
+  spec.root = oci::Root{rootfs, true};
+  oci::Process& p = *spec.process;
+  p.args = {"/pause"};
+  p.no_new_privileges = true;
+  p.oom_score_adj = -998;
+  oci::Linux& l = *spec.linux;
+  std::vector<oci::Namespace> ns;
+  if (!HostPid(c)) ns.push_back({oci::NamespaceType::kPid, ""});
+  if (!s.netns_path.empty()) ns.push_back({oci::NamespaceType::kNetwork, s.netns_path});
+  if (!s.ipcns_path.empty()) ns.push_back({oci::NamespaceType::kIpc, s.ipcns_path});
+  if (!s.utsns_path.empty()) {
+    ns.push_back({oci::NamespaceType::kUts, s.utsns_path});
+    spec.hostname = c.hostname();
+  }
+  ns.push_back({oci::NamespaceType::kMount, ""});
+  if (host.cgroup_v2) ns.push_back({oci::NamespaceType::kCgroup, ""});
+  l.namespaces = std::move(ns);
+  for (const std::string& kv : cfg.runtime.default_sysctls) {
+    if (auto split = SplitOnce(kv, '=')) l.sysctl[std::string(split->first)] = std::string(split->second);
+  }
+  for (const auto& [k, v] : c.linux().sysctls()) l.sysctl[k] = v;
+  l.cgroups_path = CgroupsPath(cfg.runtime.cgroup_manager, s.cgroup_parent, s.id);
+  spec.annotations["io.kubernetes.cri.container-type"] = "sandbox";
+  spec.annotations["io.kubernetes.cri.sandbox-id"] = s.id;
+  spec.annotations["io.kubernetes.cri.sandbox-name"] = c.metadata().name();
+  spec.annotations["io.kubernetes.cri.sandbox-namespace"] = c.metadata().namespace_();
+  RETURN_IF_ERROR(oci::ValidateSpec(spec));
+  return spec;
+}
+
+cni::PodNetwork PodNetworkOf(const SandboxRecord& s) {
+  cni::PodNetwork net;
+  net.sandbox_id = s.id;
+  net.pod_name = s.config.metadata().name();
+  net.pod_namespace = s.config.metadata().namespace_();
+  net.pod_uid = s.config.metadata().uid();
+  net.netns_path = s.netns_path;
+  for (const v1::PortMapping& p : s.config.port_mappings()) {
+    if (p.host_port() <= 0) continue;
+    std::string proto = p.protocol() == v1::UDP ? "udp" : (p.protocol() == v1::SCTP ? "sctp" : "tcp");
+    net.port_mappings.push_back({p.host_port(), p.container_port(), proto, p.host_ip()});
+  }
+  net.cgroup_parent = s.cgroup_parent;
+  return net;
+}
+
+// Waits for a process (not a child) to be gone; false when it outlived `timeout_ms`.
+bool WaitGone(int pid, uint64_t start_time, int timeout_ms) {
+  auto fd = sys::PidFd::OpenIdentity({pid, start_time});
+  if (!fd.ok()) return true;
+  auto exited = fd->WaitExited(timeout_ms);
+  return exited.ok() && *exited;
+}
+
+}  // namespace
+
+absl::Status CriRuntime::StartInfra(SandboxRecord& s, const Config& cfg) {
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(s.runtime_handler));
+  ASSIGN_OR_RETURN(oci::Spec spec, BuildInfraSpec(s, cfg, host_, infra_rootfs_));
+  std::string bundle = ContainerRunDir(s.id);
+  RETURN_IF_ERROR(MkdirAll(bundle, 0700));
+  RETURN_IF_ERROR(WriteFileAtomic(JoinPath(bundle, "config.json"), oci::SerializeSpec(spec), 0600));
+  conmon::MonitorOptions mo;
+  mo.conmon_path = helpers_.conmon;
+  mo.config.id = s.id;
+  mo.config.runtime_root = rt->options().root;
+  mo.config.systemd_cgroup = rt->options().systemd_cgroup;
+  mo.config.bundle = bundle;
+  mo.config.no_pivot = cfg.runtime.no_pivot;
+  mo.config.log_path = JoinPath(s.run_dir, "infra.log");
+  mo.config.exits_dir = cfg.ExitsDir();
+  mo.config.attach_socket = SocketBase(s.id) + ".attach";
+  mo.config.control_socket = SocketBase(s.id) + ".ctl";
+  mo.config.log_level = cfg.runtime.log_level;
+  mo.env = cfg.runtime.conmon_env;
+  mo.diagnostics_log = JoinPath(bundle, "conmon.log");
+  auto monitor = conmon::SpawnMonitor(mo);
+  if (!monitor.ok()) {
+    (void)rt->Delete(s.id, /*force=*/true);
+    return Annotate(monitor.status(), "create the infra container");
+  }
+  s.infra_pid = monitor->container.pid;
+  s.infra_start_time = monitor->container.start_time;
+  s.monitor_pid = monitor->monitor.pid;
+  s.monitor_start_time = monitor->monitor.start_time;
+  if (absl::Status st = rt->Start(s.id); !st.ok()) {
+    (void)rt->Delete(s.id, /*force=*/true);
+    return Annotate(st, "start the infra container");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig& config,
+                                                      const std::string& handler) {
+  auto cfg = config_.Get();
+  RETURN_IF_ERROR(ValidateSandboxConfig(config));
+  bool host_net = HostNetwork(config);
+  bool host_ipc = HostIpc(config);
+  std::map<std::string, std::string> sysctls(config.linux().sysctls().begin(),
+                                             config.linux().sysctls().end());
+  RETURN_IF_ERROR(ValidateSysctls(sysctls, host_ipc, host_net));
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(handler));
+  (void)rt;
+
+  auto sandbox = std::make_shared<Sandbox>();
+  absl::MutexLock op(&sandbox->op_mu);
+  SandboxRecord s;  // published into `sandbox` once the pod is up
+  s.id = RandomHexId();
+  s.name = SandboxName(config.metadata());
+  s.runtime_handler = handler;
+  s.config = config;
+  s.created_at = RealtimeNow();
+  s.cgroup_parent = config.linux().cgroup_parent();
+  s.run_dir = JoinPath(cfg->root.runroot, "pods/" + s.id);
+  RETURN_IF_ERROR(state_.AddSandbox(sandbox, s.id, s.name));
+  // Each step below is undone, in reverse order, unless the whole sandbox comes up.
+  absl::Cleanup unreserve = [&] { state_.RemoveSandbox(s.id); };
+  RETURN_IF_ERROR(MkdirAll(s.run_dir, 0700));
+  absl::Cleanup remove_run_dir = [&] { (void)RemoveAll(s.run_dir); };
+
+  std::vector<sys::NamespaceType> types;
+  if (!host_net) types.push_back(sys::NamespaceType::kNet);
+  if (!host_ipc) types.push_back(sys::NamespaceType::kIpc);
+  if (!host_net) types.push_back(sys::NamespaceType::kUts);
+  std::vector<sys::PinnedNamespace> pins;
+  if (!types.empty()) {
+    ASSIGN_OR_RETURN(pins, sys::PinNamespaces(cfg->NamespacesDir(), s.id, types));
+  }
+  absl::Cleanup unpin = [&] {
+    for (const auto& p : pins) (void)sys::UnpinNamespace(p.path);
+  };
+  for (const auto& p : pins) {
+    if (p.type == sys::NamespaceType::kNet) s.netns_path = p.path;
+    if (p.type == sys::NamespaceType::kIpc) s.ipcns_path = p.path;
+    if (p.type == sys::NamespaceType::kUts) s.utsns_path = p.path;
+  }
+
+  // Files shared by the pod's containers.
+  std::string hostname = config.hostname().empty() || host_net ? host_.hostname : config.hostname();
+  if (!config.hostname().empty() && !host_net) hostname = config.hostname();
+  s.hostname_path = JoinPath(s.run_dir, "hostname");
+  s.hosts_path = JoinPath(s.run_dir, "hosts");
+  s.resolv_conf_path = JoinPath(s.run_dir, "resolv.conf");
+  RETURN_IF_ERROR(WriteFileAtomic(s.hostname_path, hostname + "\n", 0644));
+  std::string host_resolv = ReadFile("/etc/resolv.conf").value_or("");
+  ASSIGN_OR_RETURN(std::string resolv, ResolvConf(config.dns_config(), host_resolv));
+  RETURN_IF_ERROR(WriteFileAtomic(s.resolv_conf_path, resolv, 0644));
+  RETURN_IF_ERROR(WriteFileAtomic(s.hosts_path, HostsFile(hostname, {}), 0644));
+  if (!host_ipc) {
+    s.shm_path = JoinPath(s.run_dir, "shm");
+    RETURN_IF_ERROR(MkdirAll(s.shm_path, 0755));
+    if (::mount("shm", s.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kShmOptions) != 0) {
+      return ErrnoError("mount the pod's /dev/shm on", s.shm_path);
+    }
+  }
+  absl::Cleanup unmount_shm = [&] {
+    if (!s.shm_path.empty()) ::umount2(s.shm_path.c_str(), MNT_DETACH);
+  };
+
+  if (!host_net) {
+    ASSIGN_OR_RETURN(cni::Attachment net, cni_->Setup(PodNetworkOf(s)));
+    s.network_attached = true;
+    s.ips = net.ips;
+    RETURN_IF_ERROR(WriteFileAtomic(s.hosts_path, HostsFile(hostname, s.ips), 0644));
+  }
+  absl::Cleanup teardown = [&] {
+    if (s.network_attached) (void)cni_->Teardown(PodNetworkOf(s));
+  };
+
+  RETURN_IF_ERROR(StartInfra(s, *cfg));
+  absl::Cleanup kill_infra = [&] {
+    if (auto r = RuntimeFor(s.runtime_handler); r.ok()) (void)(*r)->Delete(s.id, /*force=*/true);
+    (void)RemoveAll(ContainerRunDir(s.id));
+  };
+  s.state = SandboxState::kReady;
+  RETURN_IF_ERROR(state_.Save(s));
+  {
+    absl::MutexLock l(&sandbox->mu);
+    sandbox->record = s;
+    sandbox->committed = true;
+  }
+  std::move(kill_infra).Cancel();
+  std::move(teardown).Cancel();
+  std::move(unmount_shm).Cancel();
+  std::move(unpin).Cancel();
+  std::move(remove_run_dir).Cancel();
+  std::move(unreserve).Cancel();
+  log::Info("pod", "sandbox ready", {{"id", s.id}, {"name", s.name}, {"ip", s.ips.empty() ? "" : s.ips[0]}});
+  return s.id;
+}
+
+absl::Status CriRuntime::StopSandboxLocked(Sandbox& sandbox) {
+  SandboxRecord s = sandbox.Snapshot();
+  auto update = [&](auto&& change) -> absl::Status {
+    absl::MutexLock l(&sandbox.mu);
+    change(sandbox.record);
+    return state_.Save(sandbox.record);
+  };
+  // Containers first, without grace: kubelet has already stopped them with theirs.
+  for (const auto& c : state_.ContainersOf(s.id)) {
+    absl::MutexLock op(&c->op_mu);
+    RETURN_IF_ERROR(StopContainerLocked(*c, 0));
+  }
+  if (s.infra_pid > 0) {
+    if (auto fd = sys::PidFd::OpenIdentity({s.infra_pid, s.infra_start_time}); fd.ok()) {
+      (void)fd->Signal(SIGKILL);
+      if (!WaitGone(s.infra_pid, s.infra_start_time, 10000)) {
+        return absl::DeadlineExceededError(StrCat("the infra process ", s.infra_pid, " did not exit"));
+      }
+    }
+  }
+  if (s.network_attached) {
+    RETURN_IF_ERROR(cni_->Teardown(PodNetworkOf(s)));
+    RETURN_IF_ERROR(update([](SandboxRecord& r) { r.network_attached = false; }));
+  }
+  for (const std::string& path : {s.netns_path, s.ipcns_path, s.utsns_path}) {
+    if (!path.empty()) RETURN_IF_ERROR(sys::UnpinNamespace(path));
+  }
+  if (!s.shm_path.empty() && ::umount2(s.shm_path.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
+      errno != ENOENT) {
+    return ErrnoError("unmount", s.shm_path);
+  }
+  return update([](SandboxRecord& r) { r.state = SandboxState::kNotReady; });
+}
+
+absl::Status CriRuntime::StopPodSandbox(const std::string& id) {
+  auto found = state_.FindSandbox(id);
+  if (!found.ok()) {
+    // Idempotent: a sandbox that is gone is stopped (CRI: "must be idempotent").
+    return absl::IsNotFound(found.status()) ? absl::OkStatus() : found.status();
+  }
+  Sandbox& sandbox = **found;
+  absl::MutexLock op(&sandbox.op_mu);
+  if (!sandbox.IsCommitted()) return absl::OkStatus();  // its creation failed meanwhile
+  return StopSandboxLocked(sandbox);
+}
+
+absl::Status CriRuntime::RemovePodSandbox(const std::string& id) {
+  auto found = state_.FindSandbox(id);
+  if (!found.ok()) return absl::IsNotFound(found.status()) ? absl::OkStatus() : found.status();
+  Sandbox& sandbox = **found;
+  absl::MutexLock op(&sandbox.op_mu);
+  if (!sandbox.IsCommitted()) return absl::OkStatus();
+  RETURN_IF_ERROR(StopSandboxLocked(sandbox));
+  SandboxRecord s = sandbox.Snapshot();
+  for (const auto& c : state_.ContainersOf(s.id)) {
+    absl::MutexLock cop(&c->op_mu);
+    RETURN_IF_ERROR(RemoveContainerLocked(*c));
+  }
+  ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(s.runtime_handler));
+  if (absl::Status st = rt->Delete(s.id, /*force=*/true); !st.ok() && !absl::IsNotFound(st)) return st;
+  auto cfg = config_.Get();
+  RETURN_IF_ERROR(conmon::RemoveExitFile(cfg->ExitsDir(), s.id));
+  RETURN_IF_ERROR(RemoveAll(ContainerRunDir(s.id)));
+  RETURN_IF_ERROR(RemoveAll(s.run_dir));
+  RETURN_IF_ERROR(state_.Delete(s));
+  {
+    absl::MutexLock l(&sandbox.mu);
+    sandbox.committed = false;
+  }
+  state_.RemoveSandbox(s.id);
+  log::Info("pod", "sandbox removed", {{"id", s.id}});
+  return absl::OkStatus();
+}
+
+absl::Status CriRuntime::PodSandboxStatus(const std::string& id, bool verbose,
+                                          v1::PodSandboxStatusResponse* resp) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> sandbox, state_.FindSandbox(id));
+  absl::MutexLock l(&sandbox->mu);
+  if (!sandbox->committed) return absl::NotFoundError(StrCat("pod sandbox \"", id, "\" not found"));
+  const SandboxRecord& s = sandbox->record;
+  v1::PodSandboxStatus* st = resp->mutable_status();
+  st->set_id(s.id);
+  *st->mutable_metadata() = s.config.metadata();
+  st->set_state(s.state == SandboxState::kReady ? v1::SANDBOX_READY : v1::SANDBOX_NOTREADY);
+  st->set_created_at(s.created_at);
+  if (!s.ips.empty() && s.state == SandboxState::kReady) {
+    st->mutable_network()->set_ip(s.ips[0]);
+    for (size_t i = 1; i < s.ips.size(); ++i) st->mutable_network()->add_additional_ips()->set_ip(s.ips[i]);
+  }
+  v1::NamespaceOption* ns = st->mutable_linux()->mutable_namespaces()->mutable_options();
+  *ns = s.config.linux().security_context().namespace_options();
+  *st->mutable_labels() = s.config.labels();
+  *st->mutable_annotations() = s.config.annotations();
+  st->set_runtime_handler(s.runtime_handler);
+  if (verbose) {
+    nlohmann::json info = {
+        {"pid", s.infra_pid},  {"monitorPid", s.monitor_pid},     {"netns", s.netns_path},
+        {"runDir", s.run_dir}, {"cgroupParent", s.cgroup_parent}, {"runtimeHandler", s.runtime_handler}};
+    (*resp->mutable_info())["info"] = info.dump();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CriRuntime::ListPodSandbox(const v1::PodSandboxFilter& filter,
+                                        v1::ListPodSandboxResponse* resp) {
+  for (const auto& sandbox : state_.Sandboxes()) {
+    absl::MutexLock l(&sandbox->mu);
+    if (!sandbox->committed) continue;  // being created
+    const SandboxRecord& s = sandbox->record;
+    if (!filter.id().empty() && !s.id.starts_with(filter.id())) continue;
+    v1::PodSandboxState state = s.state == SandboxState::kReady ? v1::SANDBOX_READY : v1::SANDBOX_NOTREADY;
+    if (filter.has_state() && filter.state().state() != state) continue;
+    bool labels_match = true;
+    for (const auto& [k, v] : filter.label_selector()) {
+      auto it = s.config.labels().find(k);
+      if (it == s.config.labels().end() || it->second != v) labels_match = false;
+    }
+    if (!labels_match) continue;
+    v1::PodSandbox* p = resp->add_items();
+    p->set_id(s.id);
+    *p->mutable_metadata() = s.config.metadata();
+    p->set_state(state);
+    p->set_created_at(s.created_at);
+    *p->mutable_labels() = s.config.labels();
+    *p->mutable_annotations() = s.config.annotations();
+    p->set_runtime_handler(s.runtime_handler);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cricket::server

@@ -1,0 +1,17 @@
+// The tty side of an exec session: copies between a pty master and the session's pipes (StreamIo),
+// applies terminal resizes, turns the client's end of stdin into ^D, and kills the process group when
+// the session is cancelled. Shared by every StreamingRuntime that runs a process on a terminal.
+#pragma once
+
+#include <sys/types.h>
+
+#include "server/streaming/runtime.h"
+
+namespace cricket::streaming {
+
+// Pumps until `pid` (a child of the caller, which this reaps; `pidfd` is its pidfd) has exited and the
+// terminal has no more output. The child leads its own process group (it called setsid). Returns the
+// child's wait status.
+int PumpTerminal(int master, pid_t pid, int pidfd, StreamIo& io);
+
+}  // namespace cricket::streaming
