@@ -140,7 +140,8 @@ absl::Status RequestStart(const std::string& dir) {
 }
 
 absl::Status KillEverything(const ContainerRecord& r, const std::optional<cgroups::Manager>& cg) {
-  if (cg) {
+  auto pids = cg ? cg->Pids() : absl::StatusOr<std::vector<pid_t>>(std::vector<pid_t>{});
+  if (cg && (!pids.ok() || !pids->empty())) {
     auto fs = cg->GetFreezerState();
     if (fs.ok() && *fs != cgroups::FreezerState::kThawed) (void)cg->Thaw();
     absl::Status s = cg->KillAll(SIGKILL);

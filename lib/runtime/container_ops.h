@@ -31,7 +31,8 @@ absl::StatusOr<UniqueFd> ListenStartSocket(const std::string& dir);
 // Connects to it, asks the init to exec and waits until it has (EOF) or reports why it could not.
 absl::Status RequestStart(const std::string& dir);
 
-// SIGKILL to every process (thawing a frozen cgroup first), then waits for the init to exit.
+// SIGKILL to every process of the cgroup (thawing a frozen cgroup first) and to the init, then waits for
+// the init to exit. Cheap when the cgroup is already empty.
 absl::Status KillEverything(const ContainerRecord& r, const std::optional<cgroups::Manager>& cg);
 
 // Removes what create made: the cgroup, mounts left in a shared mount namespace, the state directory.
