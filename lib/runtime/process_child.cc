@@ -139,6 +139,8 @@ int SetCredentials(const ProcessPlan& plan, sys::Sys& sys, int sync_fd) {
   return 0;
 }
 
+// Run as root, before the seccomp filter (which may deny getcwd) and the credential change; the cwd is
+// entered again as the user afterwards.
 int ChdirChecked(const ProcessPlan& plan, sys::Sys& sys, int sync_fd) {
   int r = sys.Chdir(plan.cwd.c_str());
   if (r < 0) return FailR(sync_fd, r, "chdir to cwd", plan.cwd.c_str());
@@ -207,6 +209,7 @@ int SetupProcess(const ProcessPlan& plan, sys::Sys& sys, int* sync_fd_io, bool s
     return r;
   }
   sys.Umask(plan.umask.value_or(022));
+  if ((r = ChdirChecked(plan, sys, sync_fd)) < 0) return r;
   if (plan.set_personality && (r = sys.Personality(plan.personality)) < 0)
     return FailR(sync_fd, r, "personality");
   // Without no_new_privileges the filter needs CAP_SYS_ADMIN, which the process may be about to lose:
@@ -218,7 +221,8 @@ int SetupProcess(const ProcessPlan& plan, sys::Sys& sys, int* sync_fd_io, bool s
   if (plan.no_new_privileges && (r = sys.Prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0) {
     return FailR(sync_fd, r, "set no_new_privs");
   }
-  if ((r = ChdirChecked(plan, sys, sync_fd)) < 0) return r;
+  // Again as the user: the directory must be accessible to it (EACCES otherwise, as with other runtimes).
+  if ((r = sys.Chdir(plan.cwd.c_str())) < 0) return FailR(sync_fd, r, "chdir to cwd", plan.cwd.c_str());
   return FindExecutable(plan, sys, sync_fd, exec_index);
 }
 
