@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include "lib/common/file_util.h"
 #include "lib/common/strings.h"
 #include "lib/runtime/runtime.h"
@@ -82,6 +85,34 @@ TEST_F(IsolationTest, ExecJoinsNamespacesCgroupAndCredentials) {
   ASSERT_TRUE(rt().Delete("exec", true).ok());
   (void)c->pidfd.Reap();
   ExpectNothingLeft("exec");
+}
+
+// cricketd calls Exec from a multithreaded process: the cloned helpers must not need any lock another
+// thread may hold (malloc's, for one). Other threads allocate and free continuously meanwhile.
+TEST_F(IsolationTest, ExecFromAMultithreadedProcess) {
+  bundle().SetScript("sleep 1000");
+  auto c = CreateAndStart("threads");
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> churn;
+  for (int t = 0; t < 4; ++t) {
+    churn.emplace_back([&stop] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        std::vector<std::string> v;
+        for (int i = 0; i < 100; ++i) v.emplace_back(static_cast<size_t>(64 + i * 7), 'x');
+      }
+    });
+  }
+  int ok = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto out = ExecCapture("threads", ShellProcess(StrCat("echo run", i)));
+    if (out.ok() && out->output == StrCat("run", i, "\n") && out->exit_code == 0) ++ok;
+  }
+  stop = true;
+  for (auto& t : churn) t.join();
+  EXPECT_EQ(ok, 20);
+  ASSERT_TRUE(rt().Delete("threads", true).ok());
+  (void)c->pidfd.Reap();
 }
 
 TEST_F(IsolationTest, HooksRunInOrderWithStateAndInTheRightNamespaces) {
