@@ -156,6 +156,8 @@ const FieldSpec<ImageSection> kImageFields[] = {
      "Directory of registries.conf drop-ins."},
     {"max_parallel_downloads", &ImageSection::max_parallel_downloads, kReload,
      "Layers downloaded at once per pull."},
+    {"certs_dirs", &ImageSection::certs_dirs, kReload,
+     "containers-certs.d directories with HOST[:PORT]/ CAs and client certificates (cricket extension)."},
 };
 
 const FieldSpec<NetworkSection> kNetworkFields[] = {
@@ -593,6 +595,7 @@ absl::Status ImageSection::Validate() const {
   for (const std::string& p : pinned_images) {
     if (p.empty()) return KeyError("crio.image.pinned_images", "contains an empty pattern");
   }
+  for (const std::string& d : certs_dirs) RETURN_IF_ERROR(RequireAbsolute("crio.image.certs_dirs", d));
   return absl::OkStatus();
 }
 

@@ -103,6 +103,9 @@ struct ImageSection {
   std::string registries_conf = "/etc/containers/registries.conf";
   std::string registries_conf_dir = "/etc/containers/registries.conf.d";
   int64_t max_parallel_downloads = 6;
+  // containers-certs.d(5) roots searched for HOST[:PORT]/ (CAs, client certificates). A cricket
+  // extension: CRI-O reads the same directories without a setting.
+  std::vector<std::string> certs_dirs = {"/etc/containers/certs.d", "/etc/docker/certs.d"};
 
   absl::Status Validate() const;
 };

@@ -1,6 +1,7 @@
 // cricketd: the CRI daemon.
 //   cricketd [flags]            serve CRI on the socket
 //   cricketd [flags] config     print the effective configuration as commented TOML
+//   cricketd [flags] check [--repair]   verify the image store (exit 0: clean, 1: problems remain)
 //   cricketd version            print the version
 #include <cstdio>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "lib/common/logging.h"
 #include "lib/common/strings.h"
+#include "lib/storage/store.h"
 #include "server/build_info.h"
 #include "server/config.h"
 #include "server/daemon.h"
@@ -22,6 +24,9 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  (none)     serve the CRI API on the socket\n"
     "  config     print the effective configuration as commented TOML\n"
+    "  check      verify every stored layer, image and blob against its digest (the daemon must not be\n"
+    "             running on the same root); --repair removes or rewrites what is damaged. Exit status 0\n"
+    "             when the store is sound, 1 when problems remain\n"
     "  version    print the version\n"
     "\n"
     "Flags:\n"
@@ -36,6 +41,7 @@ struct Args {
   cricket::server::ConfigSources sources;
   cricket::server::ConfigOverrides overrides;
   std::string command;
+  bool repair = false;  // check --repair
 };
 
 int UsageError(const std::string& msg) {
@@ -54,6 +60,10 @@ int ParseArgs(int argc, char** argv, Args& args) {
     if (!arg.starts_with("-")) {
       if (!args.command.empty()) return UsageError(StrCat("unexpected argument \"", arg, "\""));
       args.command = std::string(arg);
+      continue;
+    }
+    if (arg == "--repair") {
+      args.repair = true;
       continue;
     }
     std::string name(arg);
@@ -90,6 +100,40 @@ int ParseArgs(int argc, char** argv, Args& args) {
   return -1;
 }
 
+// `cricketd check [--repair]`: opens the store (refused while a daemon holds its lock), verifies it and
+// prints the report. After a repair the store is checked again, so the exit status says whether
+// problems remain.
+int CheckStore(const cricket::server::Config& config, bool repair) {
+  using namespace cricket;
+  storage::StoreOptions options;
+  options.root = config.ImageStoreDir();
+  auto store = storage::Store::Open(options);
+  if (!store.ok()) {
+    fprintf(stderr, "cricketd check: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+  printf("checking %s%s\n", options.root.c_str(), repair ? " (repair)" : "");
+  auto report = (*store)->Check(repair);
+  if (!report.ok()) {
+    fprintf(stderr, "cricketd check: %s\n", std::string(report.status().message()).c_str());
+    return 1;
+  }
+  for (const std::string& p : report->problems) printf("problem: %s\n", p.c_str());
+  for (const std::string& l : report->damaged_layers) printf("damaged layer: %s\n", l.c_str());
+  for (const std::string& i : report->damaged_images) printf("damaged image: %s\n", i.c_str());
+  for (const std::string& r : report->repaired) printf("repaired: %s\n", r.c_str());
+  if (repair && !report->ok()) {
+    report = (*store)->Check(false);
+    if (!report.ok()) {
+      fprintf(stderr, "cricketd check: %s\n", std::string(report.status().message()).c_str());
+      return 1;
+    }
+    for (const std::string& p : report->problems) printf("remaining problem: %s\n", p.c_str());
+  }
+  printf("%s\n", report->ok() ? "ok: no problems" : StrCat(report->problems.size(), " problem(s)").c_str());
+  return report->ok() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,9 +147,10 @@ int main(int argc, char** argv) {
     printf("cricketd version %s\n", server::kBuildVersion);
     return 0;
   }
-  if (!args.command.empty() && args.command != "config") {
+  if (!args.command.empty() && args.command != "config" && args.command != "check") {
     return UsageError(StrCat("unknown command \"", args.command, "\""));
   }
+  if (args.repair && args.command != "check") return UsageError("--repair is a flag of the check command");
 
   std::vector<server::ConfigWarning> warnings;
   auto config = server::LoadConfig(args.sources, args.overrides, &warnings);
@@ -120,6 +165,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   log::SetLevel(*log::ParseLevel(config->runtime.log_level));
+  if (args.command == "check") return CheckStore(*config, args.repair);
 
   server::Daemon daemon(*std::move(config), args.sources, args.overrides);
   absl::Status st = daemon.Run();

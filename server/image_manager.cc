@@ -1,0 +1,190 @@
+#include "server/image_manager.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "lib/common/file_util.h"
+#include "lib/common/json_util.h"
+#include "lib/common/logging.h"
+#include "lib/common/path_util.h"
+#include "lib/common/status.h"
+#include "lib/common/strings.h"
+#include "lib/image/manifest.h"
+#include "server/image_lookup.h"
+
+namespace cricket::server {
+
+namespace {
+
+constexpr std::string_view kComponent = "image";
+
+// "path:inode:mtime:size;" of a file, or "path:-;" when absent: enough to notice an edit.
+void AppendFileStamp(std::string* out, const std::string& path) {
+  struct stat st;
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) {
+    StrAppend(out, path, ":-;");
+    return;
+  }
+  StrAppend(out, path, ":", st.st_ino, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":", st.st_size, ";");
+}
+
+// The files a pull policy is built from, stamped.
+std::string FilesFingerprint(const ImageSection& image) {
+  std::string out;
+  AppendFileStamp(&out, image.registries_conf);
+  AppendFileStamp(&out, image.registries_conf_dir);
+  if (!image.registries_conf_dir.empty()) {
+    if (auto entries = ListDir(image.registries_conf_dir); entries.ok()) {
+      std::sort(entries->begin(), entries->end());
+      for (const std::string& e : *entries) {
+        if (e.ends_with(".conf")) AppendFileStamp(&out, JoinPath(image.registries_conf_dir, e));
+      }
+    }
+  }
+  AppendFileStamp(&out, image.global_auth_file);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const image::PullPolicy>> BuildPolicy(const Config& config) {
+  auto policy = std::make_shared<image::PullPolicy>();
+  std::vector<std::string> warnings;
+  auto registries =
+      image::RegistriesConf::Load(config.image.registries_conf, config.image.registries_conf_dir, &warnings);
+  for (const std::string& w : warnings) log::Warn(kComponent, w);
+  if (!registries.ok()) return Annotate(registries.status(), "registries.conf");
+  policy->registries = *std::move(registries);
+  policy->registries.set_insecure_registries(config.image.insecure_registries);
+  if (!config.image.global_auth_file.empty()) {
+    ASSIGN_OR_RETURN(policy->auth_file, image::AuthFile::Load(config.image.global_auth_file));
+  }
+  policy->max_parallel_downloads = static_cast<int>(config.image.max_parallel_downloads);
+  return policy;
+}
+
+}  // namespace
+
+ImageManager::ImageManager(const ConfigHolder& config, storage::Store& store)
+    : config_(config), store_(store) {}
+
+absl::StatusOr<std::shared_ptr<const image::PullPolicy>> ImageManager::Policy() {
+  std::shared_ptr<const Config> config = config_.Get();
+  std::string fingerprint = FilesFingerprint(config->image);
+  absl::MutexLock l(&mu_);
+  if (settings_.policy != nullptr && settings_.config == config && settings_.fingerprint == fingerprint) {
+    return settings_.policy;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const image::PullPolicy> policy, BuildPolicy(*config));
+  if (settings_.policy != nullptr) log::Info(kComponent, "registries configuration reloaded");
+  settings_ = Settings{config, std::move(fingerprint), policy};
+  return policy;
+}
+
+std::shared_ptr<const image::PullPolicy> ImageManager::PolicyOrNull() {
+  auto policy = Policy();
+  if (!policy.ok()) {
+    log::Debug(kComponent, "registries configuration unusable for lookups", {{"error", policy.status()}});
+    return nullptr;
+  }
+  return *std::move(policy);
+}
+
+std::shared_ptr<image::Puller> ImageManager::PullerFor(const Config& config) {
+  absl::MutexLock l(&mu_);
+  if (puller_ == nullptr || certs_dirs_ != config.image.certs_dirs) {
+    image::HttpTransport::Options options;
+    options.certs_dirs = config.image.certs_dirs;
+    auto pool = std::make_shared<image::RegistryClientPool>(std::make_shared<image::HttpTransport>(options));
+    puller_ = std::make_shared<image::Puller>(store_, std::move(pool));
+    certs_dirs_ = config.image.certs_dirs;
+  }
+  return puller_;
+}
+
+absl::StatusOr<image::PullResult> ImageManager::Pull(const std::string& image,
+                                                     const image::AuthConfig* credentials,
+                                                     const image::CallContext& ctx) {
+  if (image.empty()) return absl::InvalidArgumentError("no image to pull");
+  ASSIGN_OR_RETURN(std::shared_ptr<const image::PullPolicy> policy, Policy());
+  std::shared_ptr<image::Puller> puller = PullerFor(*config_.Get());
+  return puller->Pull(*policy, image, credentials, ctx);
+}
+
+absl::StatusOr<storage::ImageInfo> ImageManager::Find(const std::string& image) {
+  std::shared_ptr<const image::PullPolicy> policy = PolicyOrNull();
+  return LookupImage(store_, image, policy ? &policy->registries : nullptr);
+}
+
+absl::Status ImageManager::Remove(const std::string& image) {
+  auto found = Find(image);
+  if (absl::IsNotFound(found.status())) return absl::OkStatus();  // RemoveImage is idempotent
+  if (!found.ok()) return found.status();
+  auto removed = store_.RemoveImage(found->id);
+  if (absl::IsNotFound(removed.status())) return absl::OkStatus();  // removed meanwhile
+  if (!removed.ok()) return removed.status();
+  log::Info(kComponent, "image removed",
+            {{"image", image}, {"id", found->id}, {"freed_layers", removed->freed_layers.size()}});
+  return absl::OkStatus();
+}
+
+ImageUser ParseImageUser(std::string_view user) {
+  ImageUser out;
+  std::string_view name = user.substr(0, user.find(':'));
+  if (name.empty()) return out;
+  if (std::optional<int64_t> uid = ParseInt64(name); uid && *uid >= 0) {
+    out.uid = *uid;
+  } else {
+    out.username = std::string(name);
+  }
+  return out;
+}
+
+bool MatchesPinnedPattern(const std::vector<std::string>& patterns, const std::string& name) {
+  for (const std::string& p : patterns) {
+    if (p.size() >= 2 && p.front() == '*' && p.back() == '*') {
+      if (name.find(std::string_view(p).substr(1, p.size() - 2)) != std::string::npos) return true;
+    } else if (!p.empty() && p.back() == '*') {
+      if (name.starts_with(std::string_view(p).substr(0, p.size() - 1))) return true;
+    } else if (p == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+::runtime::v1::Image ImageManager::ToCri(const storage::ImageInfo& info) const {
+  ::runtime::v1::Image out;
+  out.set_id(info.id);
+  for (const std::string& t : info.repo_tags) out.add_repo_tags(t);
+  for (const std::string& d : info.repo_digests) out.add_repo_digests(d);
+  out.set_size(info.size);
+  out.mutable_spec()->set_image(info.id);
+  if (auto config = image::ParseImageConfig(info.config); config.ok()) {
+    ImageUser user = ParseImageUser(config->user);
+    if (user.uid) out.mutable_uid()->set_value(*user.uid);
+    out.set_username(user.username);
+  } else {
+    log::Warn(kComponent, "stored image config does not parse",
+              {{"id", info.id}, {"error", config.status()}});
+  }
+  std::shared_ptr<const Config> cfg = config_.Get();
+  const std::vector<std::string>& pinned = cfg->image.pinned_images;
+  bool is_pinned = MatchesPinnedPattern(pinned, info.id);
+  for (const std::string& n : info.repo_tags) is_pinned = is_pinned || MatchesPinnedPattern(pinned, n);
+  for (const std::string& n : info.repo_digests) is_pinned = is_pinned || MatchesPinnedPattern(pinned, n);
+  out.set_pinned(is_pinned);
+  return out;
+}
+
+std::map<std::string, std::string> ImageManager::VerboseInfo(const storage::ImageInfo& info) {
+  nlohmann::json j;
+  auto config = ParseJson(info.config, StrCat("config of image ", info.id));
+  j["imageSpec"] = config.ok() ? *std::move(config) : nlohmann::json(info.config);
+  j["manifestDigest"] = info.manifest_digest;
+  j["chainIDs"] = info.layers;
+  j["diffIDs"] = info.diff_ids;
+  j["storedAt"] = info.created;
+  return {{"info", j.dump()}};
+}
+
+}  // namespace cricket::server
