@@ -381,6 +381,79 @@ TEST_F(ImageE2eTest, RemoveImageSemantics) {
   EXPECT_TRUE(LayerDirs().empty()) << Join(LayerDirs(), ", ");
 }
 
+// An image a container uses is not removed (FailedPrecondition naming the container) until the
+// container is gone; kubelet's image GC only removes unused images.
+TEST_F(ImageE2eTest, ImageInUseByAContainerIsKept) {
+  auto reg = TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  TestImage img = BusyboxImage("in-use");
+  Push(**reg, "use/app", "v1", img);
+  WriteRegistriesConf(StrCat("[[registry]]\nlocation = \"", (*reg)->host(), "\"\ninsecure = true\n"));
+  StartDaemon();
+  std::string ref = StrCat((*reg)->host(), "/use/app:v1");
+  std::string id = MustPull(ref);
+  auto rt = daemon_.RuntimeStub();
+
+  v1::PodSandboxConfig pod;
+  pod.mutable_metadata()->set_name("image-e2e");
+  pod.mutable_metadata()->set_namespace_("default");
+  pod.mutable_metadata()->set_uid("image-e2e-uid");
+  pod.set_log_directory(daemon_.dir() + "/pod-logs");
+  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  std::string pod_id;
+  {
+    grpc::ClientContext ctx;
+    v1::RunPodSandboxRequest req;
+    *req.mutable_config() = pod;
+    v1::RunPodSandboxResponse resp;
+    grpc::Status s = rt->RunPodSandbox(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    pod_id = resp.pod_sandbox_id();
+  }
+  std::string ctr_id;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateContainerRequest req;
+    req.set_pod_sandbox_id(pod_id);
+    *req.mutable_sandbox_config() = pod;
+    req.mutable_config()->mutable_metadata()->set_name("c");
+    req.mutable_config()->mutable_image()->set_image(ref);
+    req.mutable_config()->add_command("/bin/sh");
+    req.mutable_config()->set_log_path("c.log");
+    v1::CreateContainerResponse resp;
+    grpc::Status s = rt->CreateContainer(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    ctr_id = resp.container_id();
+  }
+  if (!ctr_id.empty()) {
+    grpc::Status used = Remove(ref);
+    EXPECT_EQ(used.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << used.error_message();
+    EXPECT_TRUE(absl::StrContains(used.error_message(), ctr_id)) << used.error_message();
+    EXPECT_TRUE(Status(id).has_image());
+    grpc::ClientContext ctx;
+    v1::RemoveContainerRequest req;
+    req.set_container_id(ctr_id);
+    v1::RemoveContainerResponse resp;
+    EXPECT_TRUE(rt->RemoveContainer(&ctx, req, &resp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::StopPodSandboxRequest req;
+    req.set_pod_sandbox_id(pod_id);
+    v1::StopPodSandboxResponse resp;
+    EXPECT_TRUE(rt->StopPodSandbox(&ctx, req, &resp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RemovePodSandboxRequest req;
+    req.set_pod_sandbox_id(pod_id);
+    v1::RemovePodSandboxResponse resp;
+    EXPECT_TRUE(rt->RemovePodSandbox(&ctx, req, &resp).ok());
+  }
+  EXPECT_TRUE(Remove(ref).ok());
+  EXPECT_FALSE(Status(id).has_image());
+}
+
 TEST_F(ImageE2eTest, ImageUsersPinningAndFsInfo) {
   auto reg = TestRegistry::Start();
   ASSERT_TRUE(reg.ok()) << reg.status();
