@@ -6,6 +6,7 @@
 // the middle of a pull, and `cricketd check [--repair]`. Needs root (cricketd's runtime setup, overlay).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -65,6 +66,21 @@ class ImageE2eTest : public ::testing::Test {
     if (geteuid() != 0) GTEST_SKIP() << "cricketd needs root";
     if (!TestRegistry::Available()) GTEST_SKIP() << "/usr/bin/docker-registry is not installed";
     if (!PathExists("/bin/busybox")) GTEST_SKIP() << "busybox-static is not installed";
+  }
+
+  // cricketd keeps its namespace pin directory mounted after it exits (pins outlive the daemon); a pod
+  // test leaves it behind, and TestDaemon's removal does not cross mounts.
+  void TearDown() override {
+    images_.reset();  // an open channel would hold up the daemon's graceful shutdown
+    if (daemon_.pid() > 0) (void)daemon_.Stop(SIGTERM);
+    std::string ns = daemon_.runroot() + "/ns";
+    if (PathExists(ns)) ::umount2(ns.c_str(), MNT_DETACH);
+  }
+
+  void StopDaemon() {
+    images_.reset();
+    auto s = daemon_.Stop(SIGTERM);
+    ASSERT_TRUE(s.ok()) << s.status();
   }
 
   std::string RegistriesConf() const { return daemon_.dir() + "/registries.conf"; }
@@ -217,7 +233,7 @@ TEST_F(ImageE2eTest, PlainHttpInsecureRegistryNamesAndLookups) {
 
   // [crio.image] insecure_registries works too (registries.conf without the entry).
   WriteRegistriesConf("");
-  ASSERT_TRUE(daemon_.Stop(SIGTERM).ok());
+  StopDaemon();
   StartDaemon(StrCat("insecure_registries = [\"", (*reg)->host(), "\"]\n"));
   EXPECT_EQ(MustPull(repo + ":v1"), id);
 }
@@ -525,7 +541,7 @@ TEST_F(ImageE2eTest, WhiteoutsAndOpaqueDirectoryInTheMergedRootfs) {
   WriteRegistriesConf(StrCat("[[registry]]\nlocation = \"", (*reg)->host(), "\"\ninsecure = true\n"));
   StartDaemon();
   std::string id = MustPull(StrCat((*reg)->host(), "/wh/app:v1"));
-  ASSERT_TRUE(daemon_.Stop(SIGTERM).ok());
+  StopDaemon();
 
   // The daemon is stopped, so the test may open its store and mount a rootfs the way CreateContainer does.
   storage::StoreOptions options;
@@ -629,7 +645,7 @@ TEST_F(ImageE2eTest, CheckCommandFindsAndRepairsDamage) {
   TestDaemon::Result busy = daemon_.RunOnce({"check"});
   EXPECT_EQ(busy.exit_code, 1) << busy.out << busy.err;
   EXPECT_TRUE(absl::StrContains(busy.err, std::to_string(daemon_.pid()))) << busy.err;
-  ASSERT_TRUE(daemon_.Stop(SIGTERM).ok());
+  StopDaemon();
 
   TestDaemon::Result clean = daemon_.RunOnce({"check"});
   EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
@@ -657,7 +673,7 @@ TEST_F(ImageE2eTest, CheckCommandFindsAndRepairsDamage) {
   StartDaemon();
   EXPECT_FALSE(Status(ref).has_image());
   MustPull(ref);
-  ASSERT_TRUE(daemon_.Stop(SIGTERM).ok());
+  StopDaemon();
   EXPECT_EQ(daemon_.RunOnce({"check"}).exit_code, 0);
 }
 
