@@ -631,6 +631,40 @@ TEST_F(ImageE2eTest, KillDuringPullLeavesNothingAndRepullWorks) {
   EXPECT_EQ(LayerDirs().size(), 2u);
 }
 
+// The client's deadline reaches the pull: cricketd stops the stalled transfer and removes what it
+// had stored, without waiting for the registry.
+TEST_F(ImageE2eTest, ClientDeadlineStopsThePullAndCleansUp) {
+  auto reg = TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  TestImage img = testing::BuildImage({LayerSpec{{testing::TarFile("small", "base\n")}},
+                                       LayerSpec{{testing::TarFile("big", Noise(2 << 20, 2))}}});
+  Push(**reg, "deadline/app", "v1", img);
+  auto proxy = (*reg)->StartProxy({"--drop-blob-after", "300000", "--drop-count", "1000", "--stall", "120"},
+                                  (*reg)->dir() + "/stall.log");
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  std::string host = StrCat("127.0.0.1:", (*proxy)->port());
+  WriteRegistriesConf(StrCat("[[registry]]\nlocation = \"", host, "\"\ninsecure = true\n"));
+  StartDaemon();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::PullImageRequest req;
+  req.mutable_image()->set_image(host + "/deadline/app:v1");
+  v1::PullImageResponse resp;
+  grpc::Status s = images_->PullImage(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  // The daemon gives up on its side too: within a few seconds the applied base layer is collected and
+  // the staging directory of the stalled one is gone.
+  bool clean = false;
+  for (int i = 0; i < 100 && !clean; ++i) {
+    clean =
+        LayerDirs().empty() && ListDir(StorageDir() + "/tmp").value_or(std::vector<std::string>{"?"}).empty();
+    if (!clean) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(clean) << Join(LayerDirs(), ", ") << daemon_.Stderr();
+  EXPECT_TRUE(absl::StrContains(daemon_.Stderr(), "pull failed"));
+  EXPECT_TRUE(List().empty());
+}
+
 TEST_F(ImageE2eTest, CheckCommandFindsAndRepairsDamage) {
   auto reg = TestRegistry::Start();
   ASSERT_TRUE(reg.ok()) << reg.status();
