@@ -120,11 +120,10 @@ absl::Status RunCreateHooks(const oci::Spec& spec, const ContainerRecord& r, con
   return RunHooksInContainer(hooks.create_container, "createContainer", state, init, flags, timeout_ms);
 }
 
-// Lets the init go on and answers its messages until it is ready.
+// Answers the init's messages until it is ready.
 absl::StatusOr<SetupOutcome> DriveSetup(const oci::Spec& spec, const ContainerRecord& r, SetupChild& child,
                                         int timeout_ms) {
   SetupOutcome out;
-  RETURN_IF_ERROR(SyncContinue(child.sync.get()));
   for (;;) {
     ASSIGN_OR_RETURN(Received m, SyncReceive(child.sync.get(), timeout_ms));
     switch (static_cast<SyncType>(m.msg.type)) {
@@ -148,16 +147,19 @@ absl::StatusOr<SetupOutcome> DriveSetup(const oci::Spec& spec, const ContainerRe
   }
 }
 
-// Everything after the init exists and before it continues: ids, cgroup, limits.
+// The id maps; then, while the init sets up its rootfs, the cgroup and the limits (init_child.h).
 absl::Status PrepareInit(const oci::Spec& spec, const InitPlan& plan,
-                         const std::optional<cgroups::Manager>& cg, pid_t pid,
+                         const std::optional<cgroups::Manager>& cg, const SetupChild& child,
                          std::vector<std::string>* warnings) {
+  const pid_t pid = child.pidfd.pid();
   if (plan.ns.new_user_ns) {
     RETURN_IF_ERROR(
         Annotate(sys::WriteIdMaps(pid, plan.ns.uid_map, plan.ns.gid_map, false), "write id maps"));
   }
+  RETURN_IF_ERROR(SyncContinue(child.sync.get()));
   if (cg) RETURN_IF_ERROR(Annotate(cg->Join(pid), "join cgroup"));
-  return spec.process ? ApplyProcessLimits(pid, *spec.process, warnings) : absl::OkStatus();
+  if (spec.process) RETURN_IF_ERROR(ApplyProcessLimits(pid, *spec.process, warnings));
+  return SyncContinue(child.sync.get(), SyncType::kJoined);
 }
 
 }  // namespace
@@ -210,16 +212,18 @@ absl::StatusOr<Container> Runtime::Create(const std::string& id, const CreateOpt
   ASSIGN_OR_RETURN(UniqueFd start_sock, ListenStartSocket(store.Dir(id)));
 
   ASSIGN_OR_RETURN(SetupChild child, SpawnInit(plan, start_sock.get(), options_.setup_timeout_ms));
-  init = std::move(child.pidfd);
-  child.pidfd = sys::PidFd();
-  ASSIGN_OR_RETURN(r.init, sys::IdentifyProcess(init.pid()));
+  absl::Cleanup reap = [&] { KillAndReap(child.pidfd); };
+  ASSIGN_OR_RETURN(r.init, sys::IdentifyProcess(child.pidfd.pid()));
   RETURN_IF_ERROR(store.Save(r));
-  RETURN_IF_ERROR(PrepareInit(spec, plan, cg, init.pid(), &warnings));
+  absl::Status prepared = PrepareInit(spec, plan, cg, child, &warnings);
+  if (!prepared.ok()) {
+    return Annotate(PreferChildError(child.sync.get(), prepared), StrCat("create container ", id));
+  }
   LogWarnings(id, warnings);
-  child.pidfd = std::move(init);
   auto setup = DriveSetup(spec, r, child, options_.setup_timeout_ms);
-  init = std::move(child.pidfd);
   if (!setup.ok()) return Annotate(setup.status(), StrCat("create container ", id));
+  std::move(reap).Cancel();
+  init = std::move(child.pidfd);
 
   r.created = true;
   RETURN_IF_ERROR(store.Save(r));

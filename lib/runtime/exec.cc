@@ -88,7 +88,8 @@ absl::StatusOr<ExecResult> Runtime::Exec(const std::string& id, const ExecOption
     prepared = ApplyProcessLimits(child.pidfd.pid(), o.process, &limit_warnings);
     for (const auto& w : limit_warnings) log::Warn("runtime", w, {{"id", id}});
   }
-  absl::StatusOr<UniqueFd> console = prepared.ok() ? DriveExec(child, options_.setup_timeout_ms) : prepared;
+  absl::StatusOr<UniqueFd> console = prepared.ok() ? DriveExec(child, options_.setup_timeout_ms)
+                                                   : PreferChildError(child.sync.get(), prepared);
   if (!console.ok()) {
     KillAndReap(child.pidfd);
     return Annotate(console.status(), StrCat("exec in container ", id));

@@ -68,13 +68,19 @@ int RunInit(const InitPlan& plan, sys::Sys& sys, int sync_fd, int start_listen_f
   int r = SyncWaitContinue(sync_fd);
   if (r < 0) return kChildSetupFailed;
   if (plan.ns.new_user_ns && BecomeRootInUserNs(plan, sys, sync_fd) < 0) return kChildSetupFailed;
+  // Where to wait for kJoined (see the header).
+  const bool join_first = plan.ns.new_cgroup_ns;
+  const bool join_before_hooks = !join_first && plan.hook_point;
+  if (join_first && SyncWaitFor(sync_fd, SyncType::kJoined) < 0) return kChildSetupFailed;
   if (plan.ns.new_cgroup_ns && (r = sys.Unshare(CLONE_NEWCGROUP)) < 0) {
     FailR(sync_fd, r, "create cgroup namespace");
     return kChildSetupFailed;
   }
-  if (SetupRootfs(plan, sys, sync_fd) < 0) return kChildSetupFailed;
+  if (SetupRootfs(plan, sys, sync_fd, join_before_hooks) < 0) return kChildSetupFailed;
   int console_slave = -1;
   if (FinishRootfs(plan, sys, sync_fd, &console_slave) < 0) return kChildSetupFailed;
+  if (!join_first && !join_before_hooks && SyncWaitFor(sync_fd, SyncType::kJoined) < 0)
+    return kChildSetupFailed;
   int keep[1] = {start_listen_fd};
   int exec_index = -1;
   if (SetupProcess(plan.process, sys, &sync_fd, true, console_slave, keep, 1, &exec_index) < 0) {

@@ -19,10 +19,14 @@ inline constexpr int kChildSetupFailed = 125;
 inline constexpr int kChildExecFailed = 127;
 
 // The container init, after clone3 has put it into its new namespaces:
-//   wait for the parent (uid/gid maps, cgroup, limits) → unshare the cgroup namespace → rootfs steps
-//   → hook point → pivot_root → post-pivot steps (console, sysctls, read-only and masked paths,
-//   read-only root, hostname) → process setup → kReady → wait for a connection on `start_listen_fd`
-//   → execve. After start, errors go to the start connection instead of the (closed) sync socket.
+//   wait for kContinue (uid/gid maps written) → rootfs steps → hook point → pivot_root → post-pivot
+//   steps (console, sysctls, read-only and masked paths, read-only root, hostname) → process setup →
+//   kReady → wait for a connection on `start_listen_fd` → execve. After start, errors go to the start
+//   connection instead of the (closed) sync socket.
+// The parent joins the init to its cgroup while the rootfs is being set up (a cgroup v1 attach costs
+// milliseconds) and then sends kJoined; the init waits for it where it must be in its cgroup: before
+// unsharing a cgroup namespace (which is rooted at the current cgroup), else before the hook point
+// (hooks see the container in its cgroup), else before the process setup.
 int RunInit(const InitPlan& plan, sys::Sys& sys, int sync_fd, int start_listen_fd);
 
 // The intermediate process of a two-stage create: joins plan.ns.joins (and unshares the time
@@ -48,8 +52,9 @@ int RunExecStage1(const ExecPlan& plan, sys::Sys& sys, int sync_fd);
 int RunExecProcess(const ExecPlan& plan, sys::Sys& sys, int sync_fd);
 
 // Pieces, exposed for unit tests with FakeSys.
-// Runs the rootfs steps up to and including pivot_root (and the hook point when plan.hook_point).
-int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd);
+// Runs the rootfs steps up to and including pivot_root (and the hook point when plan.hook_point, before
+// which it waits for kJoined when `wait_joined`).
+int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, bool wait_joined = false);
 // Runs the post-pivot steps; `console_slave` receives the pty slave when plan.rootfs.console.
 int FinishRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, int* console_slave);
 // stdio, terminal, fds, LSM labels, umask, seccomp (without no_new_privileges), credentials,

@@ -236,7 +236,7 @@ int EnterRoot(const InitPlan& plan, sys::Sys& sys, int sync_fd, int root_fd) {
 
 }  // namespace
 
-int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd) {
+int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, bool wait_joined) {
   const RootfsPlan& rp = plan.rootfs;
   int r;
   if (!plan.ns.shares_host_mount_ns && rp.host_propagation != 0) {
@@ -264,7 +264,8 @@ int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd) {
     sys.Close(fd);
   }
   if (plan.hook_point) {
-    r = SyncSend(sync_fd, SyncType::kHookPoint);
+    r = wait_joined ? SyncWaitFor(sync_fd, SyncType::kJoined) : 0;
+    if (r == 0) r = SyncSend(sync_fd, SyncType::kHookPoint);
     if (r == 0) r = SyncWaitContinue(sync_fd);
     if (r < 0) {
       sys.Close(root_fd);

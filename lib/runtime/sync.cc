@@ -67,13 +67,13 @@ int SyncRecv(int fd, SyncMsg* msg, int* received_fd) {
   return 0;
 }
 
-int SyncWaitContinue(int fd) {
+int SyncWaitFor(int fd, SyncType type) {
   SyncMsg msg;
   int passed = -1;
   int r = SyncRecv(fd, &msg, &passed);
   if (passed >= 0) ::close(passed);
   if (r < 0) return r;
-  return msg.type == static_cast<uint32_t>(SyncType::kContinue) ? 0 : -EPIPE;
+  return msg.type == static_cast<uint32_t>(type) ? 0 : -EPIPE;
 }
 
 absl::Status MakeSyncPair(UniqueFd* parent, UniqueFd* child) {
@@ -102,11 +102,21 @@ absl::StatusOr<Received> SyncReceive(int fd, int timeout_ms) {
   return out;
 }
 
-absl::Status SyncContinue(int fd) {
-  int r = SyncSend(fd, SyncType::kContinue);
+absl::Status SyncContinue(int fd, SyncType type) {
+  int r = SyncSend(fd, type);
   if (r == -EPIPE || r == -ECONNRESET) return absl::AbortedError("the container process exited during setup");
   if (r < 0) return ErrnoError(-r, "send to", "sync socket");
   return absl::OkStatus();
+}
+
+absl::Status PreferChildError(int fd, const absl::Status& status) {
+  if (status.ok()) return status;
+  for (;;) {
+    auto m = SyncReceive(fd, 0);
+    if (!m.ok()) return status;
+    if (m->msg.type == static_cast<uint32_t>(SyncType::kError))
+      return absl::InternalError(DescribeError(m->msg));
+  }
 }
 
 std::string DescribeError(const SyncMsg& msg) {

@@ -19,6 +19,7 @@ enum class SyncType : uint32_t {
   kConsole,       // child → parent: the pty master (SCM_RIGHTS)
   kReady,         // child → parent: fully set up; waiting for start (init) / about to execve (exec)
   kStage2,        // intermediate → parent: the pidfd of the process it cloned (SCM_RIGHTS)
+  kJoined,        // parent → child: the child is in its cgroup and its limits are applied
 };
 
 struct SyncMsg {
@@ -33,8 +34,9 @@ int SyncSend(int fd, SyncType type, int err = 0, const char* text = nullptr, con
              int pass_fd = -1);
 // Blocks for one message; *received_fd gets a passed fd or -1. Returns 0, -EPIPE on EOF, or -errno.
 int SyncRecv(int fd, SyncMsg* msg, int* received_fd);
-// Waits for kContinue; anything else (or EOF) is -EPIPE.
-int SyncWaitContinue(int fd);
+// Waits for a message of `type`; anything else (or EOF) is -EPIPE.
+int SyncWaitFor(int fd, SyncType type);
+inline int SyncWaitContinue(int fd) { return SyncWaitFor(fd, SyncType::kContinue); }
 
 // A connected socketpair (SOCK_SEQPACKET, close-on-exec): [0] for the parent, [1] for the child.
 absl::Status MakeSyncPair(UniqueFd* parent, UniqueFd* child);
@@ -46,7 +48,13 @@ struct Received {
   UniqueFd fd;
 };
 absl::StatusOr<Received> SyncReceive(int fd, int timeout_ms);
-absl::Status SyncContinue(int fd);
+// Sends kContinue (or another parent → child message without payload).
+absl::Status SyncContinue(int fd, SyncType type = SyncType::kContinue);
+
+// When a step of the parent failed because the child had already given up (EOF, ESRCH), the child's
+// own kError message, still queued on the socket, is the better explanation: returns it if there is
+// one, else `status`.
+absl::Status PreferChildError(int fd, const absl::Status& status);
 
 // "text: ENOENT (No such file or directory)" for a kError message.
 std::string DescribeError(const SyncMsg& msg);
