@@ -215,6 +215,24 @@ TEST_F(IsolationTest, UserNamespaceMapsRoot) {
   EXPECT_EQ(st.st_uid, 200000u);
 }
 
+// An idmapped bind mount (options "idmap" with the mount's own mappings): files owned by root on disk
+// appear owned by the mapped id through it.
+TEST_F(IsolationTest, IdmappedBindMount) {
+  std::string data = bundle().dir() + "/data";
+  ASSERT_EQ(mkdir(data.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFileAtomic(data + "/file", "x").ok());
+  oci::Mount m{"/data", "bind", data, {"bind", "idmap"}, {{0, 1000, 1}}, {{0, 1000, 1}}};
+  bundle().spec().mounts.push_back(m);
+  bundle().SetScript("stat -c '%u:%g' /data/file");
+  auto out = RunToCompletion("idmap");
+  ASSERT_TRUE(out.ok()) << out.status();
+  if (out->exit_code != 0 && out->output.find("EINVAL") != std::string::npos) GTEST_SKIP() << out->output;
+  EXPECT_EQ(out->output, "1000:1000\n");
+  struct stat st;
+  ASSERT_EQ(stat((data + "/file").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the file itself is unchanged";
+}
+
 TEST_F(IsolationTest, PodContainersShareJoinedNamespaces) {
   auto dir = testing::TempDir::Create("cricket-pins");
   ASSERT_TRUE(dir.ok());
