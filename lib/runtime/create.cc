@@ -77,7 +77,17 @@ absl::Status PlanPersonality(const oci::Spec& spec, ProcessPlan* plan) {
   return absl::OkStatus();
 }
 
+// Properties cricket does not implement fail loudly rather than being dropped.
+absl::Status CheckUnsupported(const oci::Spec& spec) {
+  if (!spec.linux) return absl::OkStatus();
+  if (spec.linux->intel_rdt) return absl::UnimplementedError("linux.intelRdt (resctrl) is not supported");
+  if (!spec.linux->net_devices.empty()) return absl::UnimplementedError("linux.netDevices is not supported");
+  if (spec.linux->memory_policy) return absl::UnimplementedError("linux.memoryPolicy is not supported");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<InitPlan> BuildInitPlan(const oci::Spec& spec, const CreateOptions& o, PlanContext& ctx) {
+  RETURN_IF_ERROR(CheckUnsupported(spec));
   InitPlan plan;
   ASSIGN_OR_RETURN(plan.ns, BuildNamespacePlan(spec));
   ASSIGN_OR_RETURN(plan.rootfs, BuildRootfsPlan(spec, plan.ns, ctx));

@@ -25,6 +25,9 @@ absl::Status ApplyOomScoreAdj(pid_t pid, int value, std::vector<std::string>* wa
 absl::Status ApplyScheduler(pid_t pid, const oci::Scheduler& scheduler);
 absl::Status ApplyIoPriority(pid_t pid, const oci::IoPriority& prio);
 
+// sched_setaffinity with a cpuset list ("0-3,7").
+absl::Status ApplyCpuAffinity(pid_t pid, const std::string& cpus);
+
 // All of the above that `process` sets.
 absl::Status ApplyProcessLimits(pid_t pid, const oci::Process& process, std::vector<std::string>* warnings);
 
