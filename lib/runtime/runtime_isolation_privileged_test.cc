@@ -178,6 +178,12 @@ TEST_F(IsolationTest, FailedCreateLeavesNothingBehind) {
        },
        "createRuntime hook #0"},
       {"bad-sysctl", [](oci::Spec& s) { s.linux->sysctl["net.ipv4.no_such_knob"] = "1"; }, "no_such_knob"},
+      {"slow-hook",
+       [](oci::Spec& s) {
+         s.hooks = oci::Hooks{};
+         s.hooks->create_runtime = {{"/bin/sleep", {"sleep", "10"}, {}, 1}};
+       },
+       "timed out"},
       {"bad-cwd", [](oci::Spec& s) { s.process->cwd = "/etc/passwd"; }, "cwd"},
   };
   for (const Case& c : cases) {

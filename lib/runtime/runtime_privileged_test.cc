@@ -129,6 +129,26 @@ TEST_F(RuntimeTest, RlimitAboveTheHostsHardLimitIsClamped) {
   EXPECT_GE(*n, std::min<rlim_t>(ours.rlim_max, 1024));
 }
 
+// Limits from linux.resources are written before the process runs, seen from inside, and enforced: a
+// 16 MiB container allocating 64 MiB is OOM-killed.
+TEST_F(RuntimeTest, CgroupLimitsAndOomKill) {
+  oci::LinuxResources res;
+  res.memory = oci::MemoryResources{};
+  res.memory->limit = 16 << 20;
+  res.memory->swap = 16 << 20;
+  res.pids = oci::PidsResources{64};
+  bundle().spec().linux->resources = res;
+  bundle().SetScript(
+      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+      "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo rc=$?");
+  auto out = RunToCompletion("oom");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_NE(out->output.find("16777216\n64\n"), std::string::npos) << out->output;
+  // dd is killed by the OOM killer (SIGKILL: 128 + 9); the shell, pid 1, goes on.
+  EXPECT_NE(out->output.find("rc=137"), std::string::npos) << out->output;
+  EXPECT_EQ(out->exit_code, 0) << out->output;
+}
+
 TEST_F(RuntimeTest, ExitCodesAndSignals) {
   bundle().SetScript("exit 42");
   auto out = RunToCompletion("exit42");
