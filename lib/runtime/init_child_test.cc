@@ -168,7 +168,11 @@ TEST_F(InitChildTest, FdsAreArrangedAndTheRestClosed) {
   plan.process.extra_fds = {40, 41};
   plan.process.stdio[0] = 30;
   fs_.AddPath("/bin/sh", S_IFREG);
-  int sync = child_.get();
+  // The sync socket sits well above the preserved fds, so both ranges around it are non-empty
+  // whatever descriptors the test process happens to hold.
+  UniqueFd high(fcntl(child_.get(), F_DUPFD_CLOEXEC, 64));
+  ASSERT_TRUE(high.valid());
+  int sync = high.get();
   int exec_index = -1;
   ASSERT_EQ(SetupProcess(plan.process, fs_, &sync, false, -1, nullptr, 0, &exec_index), 0);
   EXPECT_GE(fs_.IndexOf("dup3(30, 0)"), 0) << fs_.Dump();
