@@ -151,7 +151,8 @@ def Symlink(path, target, uid=0, gid=0):
 
 
 def Hardlink(path, target):
-    """A hard link to `target`, an earlier entry of the same layer (path relative to the layer root)."""
+    """A hard link to `target`, an earlier entry of the same layer (path relative to the layer root). Its
+    header carries the target's mode and owner."""
     return Entry("hardlink", path, 0o644, target=target)
 
 
@@ -233,7 +234,13 @@ def make_tar(entries):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for e in ordered + links:
-            tf.addfile(e.tarinfo(), io.BytesIO(e.data) if e.kind == "file" else None)
+            ti = e.tarinfo()
+            if e.kind == "hardlink":
+                # One inode, so the target's mode and owner, as tar writes them: containerd and moby
+                # chmod/chown the link's path after linking, which would change the target too.
+                t = by_path[e.target.lstrip("/")]
+                ti.mode, ti.uid, ti.gid = t.mode & 0o7777, t.uid, t.gid
+            tf.addfile(ti, io.BytesIO(e.data) if e.kind == "file" else None)
     return buf.getvalue()
 
 
