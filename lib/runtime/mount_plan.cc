@@ -453,8 +453,16 @@ absl::StatusOr<RootfsPlan> BuildRootfsPlan(const oci::Spec& spec, const Namespac
   const std::string prop = spec.linux ? spec.linux->rootfs_propagation : "";
   plan.rootfs_propagation = ParseRootfsPropagation(prop, &status);
   RETURN_IF_ERROR(status);
-  plan.host_propagation =
-      MS_REC | ((plan.rootfs_propagation & (MS_PRIVATE | MS_UNBINDABLE)) ? MS_PRIVATE : MS_SLAVE);
+  if (plan.rootfs_propagation & MS_SHARED) {
+    plan.host_propagation = MS_REC | MS_SHARED;
+    for (std::string p = plan.rootfs;; p = DirName(p)) {
+      plan.rootfs_mount_candidates.push_back(p);
+      if (p == "/" || p == "." || p.empty()) break;
+    }
+  } else {
+    plan.host_propagation =
+        MS_REC | ((plan.rootfs_propagation & (MS_PRIVATE | MS_UNBINDABLE)) ? MS_PRIVATE : MS_SLAVE);
+  }
   bool dev_bound = false, devpts = false, dev_mounted = false;
   for (const oci::Mount& m : spec.mounts) {
     RETURN_IF_ERROR(AddMount(m, ns, ctx, &plan, &dev_bound));

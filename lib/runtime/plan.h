@@ -99,8 +99,14 @@ struct Sysctl {
 
 struct RootfsPlan {
   std::string rootfs;  // absolute host path
-  // MS_REC | MS_SLAVE or MS_PRIVATE: applied to "/" first so nothing propagates back to the host.
+  // MS_REC | MS_SLAVE or MS_PRIVATE: applied to "/" first so nothing propagates back to the host;
+  // MS_REC | MS_SHARED when rootfsPropagation is (r)shared, so that the container's copies of shared host
+  // mounts stay in their peer groups and mounts made inside a bidirectional volume reach the host.
   unsigned long host_propagation = 0;
+  // With a shared "/", the mount holding the rootfs must be made private before the rootfs is bound
+  // (pivot_root refuses shared parents, and the bind must not propagate): the rootfs and each of its
+  // parent directories up to "/", tried in order until one is a mount point.
+  std::vector<std::string> rootfs_mount_candidates;
   std::vector<MountStep> steps;  // before pivot_root, in order
   bool no_pivot = false;         // MS_MOVE + chroot instead of pivot_root (rootfs on ramfs)
   // After pivot_root:

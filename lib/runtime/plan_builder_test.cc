@@ -128,6 +128,24 @@ TEST(MountOptionsTest, FlagsPropagationRecursiveAttributesAndData) {
   EXPECT_EQ(later.clear_flags, static_cast<unsigned long>(MS_RDONLY | MS_NODEV));
 }
 
+TEST(RootfsPlanTest, SharedRootfsPropagationKeepsHostPeerGroupsAndPrivatisesTheRootfsMount) {
+  std::vector<std::string> warnings;
+  oci::Spec spec = TestSpec();
+  spec.linux->rootfs_propagation = "rshared";
+  auto ns = BuildNamespacePlan(spec);
+  auto plan = BuildRootfsPlan(spec, *ns, TestContext(&warnings));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->host_propagation, static_cast<unsigned long>(MS_REC | MS_SHARED));
+  EXPECT_EQ(plan->rootfs_mount_candidates,
+            (std::vector<std::string>{"/bundles/b1/rootfs", "/bundles/b1", "/bundles", "/"}));
+
+  spec.linux->rootfs_propagation = "rslave";
+  plan = BuildRootfsPlan(spec, *ns, TestContext(&warnings));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->host_propagation, static_cast<unsigned long>(MS_REC | MS_SLAVE));
+  EXPECT_TRUE(plan->rootfs_mount_candidates.empty());
+}
+
 TEST(RootfsPlanTest, DefaultMountsInOrderWithSafeTargets) {
   std::vector<std::string> warnings;
   oci::Spec spec = TestSpec();

@@ -224,8 +224,23 @@ int EnterRoot(const InitPlan& plan, sys::Sys& sys, int sync_fd, int root_fd) {
     if (r < 0) return FailR(sync_fd, r, "chroot to", rp.rootfs.c_str());
   } else {
     // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the new.
+    // With a shared "/" the old root's mounts are peers of the host's, and detaching them would unmount
+    // the host's copies too: they become slaves first. The old root is reached through a descriptor
+    // opened before pivot_root ("." would name the new root for mount(2)); /proc/self/fd of the
+    // container's /proc resolves it.
+    const bool shared = (rp.host_propagation & MS_SHARED) != 0;
+    int old_root = shared ? sys.Openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0) : -1;
+    if (shared && old_root < 0) return FailR(sync_fd, old_root, "open the old root", "/");
     r = sys.PivotRoot(".", ".");
-    if (r < 0) return FailR(sync_fd, r, "pivot_root to", rp.rootfs.c_str());
+    if (r < 0) {
+      if (old_root >= 0) sys.Close(old_root);
+      return FailR(sync_fd, r, "pivot_root to", rp.rootfs.c_str());
+    }
+    if (shared) {
+      r = sys.Mount(nullptr, sys::FdPath(old_root).c_str(), nullptr, MS_SLAVE | MS_REC, nullptr);
+      sys.Close(old_root);
+      if (r < 0) return FailR(sync_fd, r, "make the old root a slave (a shared rootfs needs /proc)", nullptr);
+    }
     r = sys.Umount2(".", MNT_DETACH);
     if (r < 0) return FailR(sync_fd, r, "detach old root after pivot_root", nullptr);
   }
@@ -241,7 +256,13 @@ int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, bool wait_join
   int r;
   if (!plan.ns.shares_host_mount_ns && rp.host_propagation != 0) {
     r = sys.Mount(nullptr, "/", nullptr, rp.host_propagation, nullptr);
-    if (r < 0) return FailR(sync_fd, r, "make / a slave or private mount", nullptr);
+    if (r < 0) return FailR(sync_fd, r, "set the propagation of /", nullptr);
+  }
+  for (const std::string& candidate : rp.rootfs_mount_candidates) {
+    r = sys.Mount(nullptr, candidate.c_str(), nullptr, MS_PRIVATE, nullptr);
+    if (r == 0) break;
+    if (r != -EINVAL)
+      return FailR(sync_fd, r, "make the mount holding the rootfs private", candidate.c_str());
   }
   // The rootfs must be a mount point for pivot_root, and a bind mount keeps the original untouched.
   r = sys.Mount(rp.rootfs.c_str(), rp.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr);

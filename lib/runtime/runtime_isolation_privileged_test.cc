@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -263,6 +264,8 @@ TEST_F(IsolationTest, PodContainersShareJoinedNamespaces) {
   EXPECT_NE(out->output.find("pod-host"), std::string::npos);
   EXPECT_NE(out->output.find("pid=1"), std::string::npos) << "the pid namespace is still the container's own";
   for (const auto& p : *pins) ASSERT_TRUE(sys::UnpinNamespace(p.path).ok());
+  // PinNamespaces made the directory a mount point of its own.
+  EXPECT_EQ(::umount2(dir->path().c_str(), MNT_DETACH), 0);
 }
 
 TEST_F(IsolationTest, TimeNamespaceOffsets) {
