@@ -416,6 +416,10 @@ absl::StatusOr<oci::Spec> BuildContainerSpec(const ContainerSpecInput& in) {
   if (proc.cwd.front() != '/') {
     return absl::InvalidArgumentError(StrCat("working_dir \"", proc.cwd, "\" is not absolute"));
   }
+  // A group without a user would pair it with whatever user the image names; kubelet refuses that too.
+  if (sc.has_run_as_group() && !sc.has_run_as_user() && sc.run_as_username().empty()) {
+    return absl::InvalidArgumentError("run_as_group is set without run_as_user or run_as_username");
+  }
   UserRequest user_req;
   if (sc.has_run_as_user()) user_req.run_as_user = sc.run_as_user().value();
   user_req.run_as_username = sc.run_as_username();

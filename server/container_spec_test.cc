@@ -178,6 +178,11 @@ TEST_F(ContainerSpecTest, UsersFromImageAndSecurityContext) {
   EXPECT_EQ(spec->process->user.gid, 6000u);
 
   sc->clear_run_as_user();
+  auto group_only = BuildContainerSpec(in_);
+  ASSERT_FALSE(group_only.ok());
+  EXPECT_EQ(group_only.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(group_only.status().message().find("run_as_group is set without run_as_user"), std::string::npos);
+
   sc->set_run_as_username("nobody");
   auto missing = BuildContainerSpec(in_);
   ASSERT_FALSE(missing.ok());
