@@ -97,7 +97,9 @@ absl::StatusOr<CriRuntime::ExecSyncResult> CriRuntime::ExecSync(const std::strin
     }
   }
   if (timed_out) {
-    // Only the exec'd process is killed; the container keeps running.
+    // Only the exec'd process and its process group (it is a session leader) are killed; the container
+    // keeps running.
+    (void)::kill(-proc.pidfd.pid(), SIGKILL);
     (void)proc.pidfd.Signal(SIGKILL);
     (void)proc.pidfd.Reap();
     return absl::DeadlineExceededError(

@@ -19,9 +19,17 @@ constexpr absl::Duration kDialTimeout = absl::Seconds(5);
 }  // namespace
 
 absl::StatusOr<int> StreamingBackend::Exec(const streaming::ExecParams& params, streaming::StreamIo& io) {
+  // With a tty the process talks to the console and PumpTerminal copies between it and the client's
+  // streams, which therefore stay with `io`; without one the process gets the stream pipes themselves.
+  UniqueFd in, out, err;
+  if (!params.tty) {
+    in = io.TakeStdin();
+    out = io.TakeStdout();
+    err = io.TakeStderr();
+  }
   ASSIGN_OR_RETURN(CriRuntime::ExecProcess proc,
-                   runtime_.StartExec(params.container_id, params.cmd, params.tty, io.TakeStdin(),
-                                      io.TakeStdout(), io.TakeStderr()));
+                   runtime_.StartExec(params.container_id, params.cmd, params.tty, std::move(in),
+                                      std::move(out), std::move(err)));
   int wstatus = 0;
   if (params.tty) {
     wstatus = streaming::PumpTerminal(proc.console.get(), proc.pidfd.pid(), proc.pidfd.get(), io);
@@ -29,8 +37,13 @@ absl::StatusOr<int> StreamingBackend::Exec(const streaming::ExecParams& params, 
     struct pollfd fds[2] = {{proc.pidfd.get(), POLLIN, 0}, {io.cancel_fd(), POLLIN, 0}};
     while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
     }
-    // The client went away: the exec'd process must not outlive its session.
-    if (fds[1].revents != 0) (void)proc.pidfd.Signal(SIGKILL);
+    // The client went away: the exec'd process must not outlive its session, nor must what it started.
+    // It leads its own process group (lib/runtime makes every exec'd process a session leader), and the
+    // group cannot be reused before the leader is reaped below.
+    if (fds[1].revents != 0) {
+      (void)::kill(-proc.pidfd.pid(), SIGKILL);
+      (void)proc.pidfd.Signal(SIGKILL);
+    }
     ASSIGN_OR_RETURN(std::optional<int> status, proc.pidfd.Reap());
     wstatus = status.value_or(0);
   }
