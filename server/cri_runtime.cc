@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
+
+#include "conmon/client.h"
 #include "lib/common/file_util.h"
 #include "lib/common/logging.h"
 #include "lib/common/path_util.h"
@@ -205,22 +208,137 @@ void CriRuntime::ApplyExit(const conmon::ExitRecord& e) {
   }
 }
 
+namespace {
+
+// How often the exit loop looks for monitors that died without writing an exit file (kill -9).
+constexpr int64_t kMonitorCheckIntervalNs = 5'000'000'000;
+
+using ApplyFn = std::function<void(const conmon::ExitRecord&)>;
+
+// A container or pod whose cricket-conmon is gone while its init still runs: no exit file will come, so
+// the exit loop watches the init itself.
+struct Orphan {
+  bool sandbox = false;
+  sys::ProcessIdentity monitor;
+  sys::ProcessIdentity init;
+  sys::PidFd pidfd;  // of the init: readable once it exits
+};
+
+// Records the end of an orphan's init. A sandbox becomes NotReady. A container gets the exit status if
+// it can still be read (the init is not cricketd's child: only while it waits for its reaper as a
+// zombie), else 255, and a message saying that the monitor was lost.
+void SettleOrphan(StateStore& state, const std::string& id, const Orphan& o, const ApplyFn& apply) {
+  if (o.sandbox) {
+    apply(conmon::ExitRecord{.id = id, .pid = o.init.pid, .exited_at = RealtimeNow()});
+    return;
+  }
+  auto c = state.GetContainer(id);
+  if (c == nullptr) return;
+  auto status = sys::ReadZombieWaitStatus(o.init);
+  absl::MutexLock l(&c->mu);
+  ContainerRecord& r = c->record;
+  if (r.state == ContainerState::kExited) return;  // settled meanwhile (an exit file, StopContainer)
+  r.state = ContainerState::kExited;
+  r.finished_at = RealtimeNow();
+  r.exit_code = status.ok() ? sys::ShellExitCode(*status) : 255;
+  r.reason = r.exit_code == 0 && status.ok() ? "Completed" : "Error";
+  r.message =
+      StrCat("its monitor (cricket-conmon pid ", o.monitor.pid, ") was lost; ",
+             status.ok() ? "the exit status was read from the exited process" : "the exit status is unknown");
+  if (absl::Status st = state.Save(r); !st.ok()) log::Error("state", "cannot save exit", {{"error", st}});
+  log::Warn("state", "container exited without its monitor", {{"id", id}, {"code", r.exit_code}});
+}
+
+// Adds to `orphans` every running container and ready pod whose monitor has died (settling at once
+// those whose init is gone too).
+void FindOrphans(StateStore& state, const std::string& exits_dir, const ApplyFn& apply,
+                 std::map<std::string, Orphan>& orphans) {
+  std::vector<std::pair<std::string, Orphan>> candidates;
+  for (const auto& c : state.Containers()) {
+    absl::MutexLock l(&c->mu);
+    const ContainerRecord& r = c->record;
+    if (!c->committed || orphans.contains(r.id) || r.monitor_pid <= 0 ||
+        (r.state != ContainerState::kCreated && r.state != ContainerState::kRunning)) {
+      continue;
+    }
+    Orphan o;
+    o.monitor = {r.monitor_pid, r.monitor_start_time};
+    o.init = {r.pid, r.start_time};
+    candidates.emplace_back(r.id, std::move(o));
+  }
+  for (const auto& s : state.Sandboxes()) {
+    absl::MutexLock l(&s->mu);
+    const SandboxRecord& r = s->record;
+    if (!s->committed || orphans.contains(r.id) || r.monitor_pid <= 0 || r.state != SandboxState::kReady) {
+      continue;
+    }
+    Orphan o;
+    o.sandbox = true;
+    o.monitor = {r.monitor_pid, r.monitor_start_time};
+    o.init = {r.infra_pid, r.infra_start_time};
+    candidates.emplace_back(r.id, std::move(o));
+  }
+  for (auto& [id, o] : candidates) {
+    if (conmon::IsMonitorAlive(o.monitor)) continue;
+    // The monitor may have written the exit file and ended normally before its event was read.
+    if (auto exit = conmon::ReadExitFile(exits_dir, id); exit.ok()) {
+      apply(*exit);
+      continue;
+    }
+    auto pidfd = sys::PidFd::OpenIdentity(o.init);
+    if (!pidfd.ok() || pidfd->Exited()) {
+      SettleOrphan(state, id, o, apply);
+      continue;
+    }
+    o.pidfd = *std::move(pidfd);
+    log::Warn("state", "monitor lost; watching the init", {{"id", id}, {"monitor", int64_t{o.monitor.pid}}});
+    if (auto c = o.sandbox ? nullptr : state.GetContainer(id)) {
+      absl::MutexLock l(&c->mu);
+      c->record.message = StrCat("its monitor (cricket-conmon pid ", o.monitor.pid,
+                                 ") was lost: output is no longer logged and attach is unavailable");
+      (void)state.Save(c->record);
+    }
+    orphans.emplace(id, std::move(o));
+  }
+}
+
+}  // namespace
+
 void CriRuntime::ExitLoop() {
+  ApplyFn apply = [this](const conmon::ExitRecord& e) { ApplyExit(e); };
+  std::map<std::string, Orphan> orphans;  // by container or sandbox id
+  int64_t next_check = 0;                 // the first check runs at once (monitors lost while down)
   for (;;) {
-    struct pollfd fds[2] = {{exits_->fd(), POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
-    int n = ::poll(fds, 2, -1);
-    if (n < 0) {
+    std::vector<struct pollfd> fds = {{exits_->fd(), POLLIN, 0}, {stop_event_.get(), POLLIN, 0}};
+    std::vector<std::string> watched;
+    for (const auto& [id, o] : orphans) {
+      fds.push_back({o.pidfd.get(), POLLIN, 0});
+      watched.push_back(id);
+    }
+    int timeout_ms = static_cast<int>(std::max<int64_t>(0, (next_check - MonotonicNow()) / 1'000'000));
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       log::Error("state", "exit monitor poll failed", {{"errno", ErrnoName(errno)}});
       return;
     }
     if (fds[1].revents) return;
-    auto exits = exits_->ReadEvents();
-    if (!exits.ok()) {
-      log::Error("state", "reading exit files failed", {{"error", exits.status()}});
-      continue;
+    if (fds[0].revents) {
+      auto exits = exits_->ReadEvents();
+      if (!exits.ok()) {
+        log::Error("state", "reading exit files failed", {{"error", exits.status()}});
+      } else {
+        for (const conmon::ExitRecord& e : *exits) ApplyExit(e);
+      }
     }
-    for (const conmon::ExitRecord& e : *exits) ApplyExit(e);
+    for (size_t i = 0; i < watched.size(); ++i) {
+      if (fds[2 + i].revents == 0) continue;
+      SettleOrphan(state_, watched[i], orphans[watched[i]], apply);
+      orphans.erase(watched[i]);
+    }
+    if (MonotonicNow() >= next_check) {
+      FindOrphans(state_, config_.Get()->ExitsDir(), apply, orphans);
+      next_check = MonotonicNow() + kMonitorCheckIntervalNs;
+    }
   }
 }
 

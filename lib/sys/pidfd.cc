@@ -56,6 +56,19 @@ absl::StatusOr<ProcessIdentity> IdentifyProcess(pid_t pid) {
   return ProcessIdentity{pid, start};
 }
 
+absl::StatusOr<int> ReadZombieWaitStatus(const ProcessIdentity& id) {
+  ASSIGN_OR_RETURN(auto fields, StatFields(id.pid));
+  auto start = ParseUint64(fields[19]);  // field 22
+  if (!start || *start != id.start_time) {
+    return absl::NotFoundError(
+        StrCat("process ", id.pid, " has exited (the pid now belongs to another process)"));
+  }
+  if (fields[0] != "Z") return absl::FailedPreconditionError(StrCat("process ", id.pid, " has not exited"));
+  std::optional<int64_t> status = fields.size() > 49 ? ParseInt64(fields[49]) : std::nullopt;  // field 52
+  if (!status) return absl::InternalError(StrCat("no exit code in /proc/", id.pid, "/stat"));
+  return static_cast<int>(*status);
+}
+
 absl::StatusOr<pid_t> PidOfPidFd(int pidfd) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(StrCat("/proc/self/fdinfo/", pidfd), 4096));
   for (std::string_view line : Split(text, '\n')) {

@@ -27,6 +27,11 @@ absl::StatusOr<uint64_t> ReadProcessStartTime(pid_t pid);
 // Field 3 of /proc/<pid>/stat ('R', 'S', 'Z', ...). NotFound when the process does not exist.
 absl::StatusOr<char> ReadProcessState(pid_t pid);
 absl::StatusOr<ProcessIdentity> IdentifyProcess(pid_t pid);
+// The wait status (waitpid's form) of a process that has exited but is not reaped yet (a zombie), from
+// /proc/<pid>/stat field 52: how a process that is not the caller's child (an orphan awaiting its
+// reaper) can still tell how another one ended. NotFound when the process is gone or the pid belongs
+// to another process; FailedPrecondition while it runs.
+absl::StatusOr<int> ReadZombieWaitStatus(const ProcessIdentity& id);
 
 // The pid (in the caller's pid namespace) of the process a pidfd refers to, from /proc/self/fdinfo;
 // NotFound when it has been reaped.

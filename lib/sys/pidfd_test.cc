@@ -74,6 +74,36 @@ TEST(PidFdTest, PidOfPidFdAndExitCode) {
   EXPECT_TRUE(absl::IsNotFound(PidOfPidFd(child.get()).status()));
 }
 
+TEST(PidFdTest, ZombieWaitStatusBeforeTheReap) {
+  int pidfd = -1;
+  long pid = Clone3(CloneArgs{}, &pidfd);
+  if (pid == 0) _exit(42);
+  ASSERT_GT(pid, 0);
+  PidFd child(UniqueFd(pidfd), static_cast<pid_t>(pid));
+  auto id = IdentifyProcess(child.pid());
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(child.WaitExited(5000).value_or(false));
+  auto status = ReadZombieWaitStatus(*id);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(ShellExitCode(*status), 42);
+  ProcessIdentity stranger = *id;
+  stranger.start_time += 1;
+  EXPECT_TRUE(absl::IsNotFound(ReadZombieWaitStatus(stranger).status()));
+  ASSERT_TRUE(child.Reap().ok());
+  EXPECT_TRUE(absl::IsNotFound(ReadZombieWaitStatus(*id).status()));
+
+  PidFd sleeper = SpawnSleeper();
+  auto running = IdentifyProcess(sleeper.pid());
+  ASSERT_TRUE(running.ok());
+  EXPECT_EQ(ReadZombieWaitStatus(*running).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(sleeper.Signal(SIGKILL).ok());
+  ASSERT_TRUE(sleeper.WaitExited(5000).value_or(false));
+  status = ReadZombieWaitStatus(*running);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(ShellExitCode(*status), 128 + SIGKILL);
+  ASSERT_TRUE(sleeper.Reap().ok());
+}
+
 TEST(PidFdTest, ReapNohangWhileRunning) {
   PidFd child = SpawnSleeper();
   auto status = child.Reap(/*nohang=*/true);
