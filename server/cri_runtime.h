@@ -25,6 +25,7 @@
 #include "runtime/v1/api.pb.h"
 #include "server/config_holder.h"
 #include "server/records.h"
+#include "server/usage_stats.h"
 
 namespace cricket::server {
 
@@ -77,6 +78,14 @@ class CriRuntime {
   absl::Status UpdateContainerResources(const std::string& id,
                                         const ::runtime::v1::LinuxContainerResources& res);
   absl::Status ReopenContainerLog(const std::string& id);
+
+  // ---- stats (stats_ops.cc)
+  absl::Status ContainerStats(const std::string& id, ::runtime::v1::ContainerStats* out);
+  absl::Status ListContainerStats(const ::runtime::v1::ContainerStatsFilter& filter,
+                                  ::runtime::v1::ListContainerStatsResponse* resp);
+  absl::Status PodSandboxStats(const std::string& id, ::runtime::v1::PodSandboxStats* out);
+  absl::Status ListPodSandboxStats(const ::runtime::v1::PodSandboxStatsFilter& filter,
+                                   ::runtime::v1::ListPodSandboxStatsResponse* resp);
 
   // ---- exec (exec_ops.cc)
   struct ExecProcess {
@@ -134,6 +143,8 @@ class CriRuntime {
   std::unique_ptr<cni::Manager> cni_;
   std::map<std::string, std::unique_ptr<runtime::Runtime>> runtimes_;  // by handler name
   std::string infra_rootfs_;
+  friend class StatsCollector;  // stats_ops.cc
+  CpuRateTracker cpu_rates_;    // the previous CPU reading of each container and pod
 
   std::optional<conmon::ExitWatcher> exits_;
   UniqueFd stop_event_;  // eventfd: ends the exit loop

@@ -56,6 +56,18 @@ class RuntimeServiceImpl final : public ::runtime::v1::RuntimeService::Service {
   grpc::Status ExecSync(grpc::ServerContext* ctx, const ::runtime::v1::ExecSyncRequest* req,
                         ::runtime::v1::ExecSyncResponse* resp) override;
 
+  // stats_rpcs.cc
+  grpc::Status ContainerStats(grpc::ServerContext* ctx, const ::runtime::v1::ContainerStatsRequest* req,
+                              ::runtime::v1::ContainerStatsResponse* resp) override;
+  grpc::Status ListContainerStats(grpc::ServerContext* ctx,
+                                  const ::runtime::v1::ListContainerStatsRequest* req,
+                                  ::runtime::v1::ListContainerStatsResponse* resp) override;
+  grpc::Status PodSandboxStats(grpc::ServerContext* ctx, const ::runtime::v1::PodSandboxStatsRequest* req,
+                               ::runtime::v1::PodSandboxStatsResponse* resp) override;
+  grpc::Status ListPodSandboxStats(grpc::ServerContext* ctx,
+                                   const ::runtime::v1::ListPodSandboxStatsRequest* req,
+                                   ::runtime::v1::ListPodSandboxStatsResponse* resp) override;
+
   // streaming_rpcs.cc
   grpc::Status Exec(grpc::ServerContext* ctx, const ::runtime::v1::ExecRequest* req,
                     ::runtime::v1::ExecResponse* resp) override;
