@@ -1,0 +1,203 @@
+// cricket-cri: a small CRI client for scripts and benchmarks, driving any CRI endpoint (cricketd,
+// containerd, CRI-O) through the generated stubs.
+//
+//   cricket-cri --endpoint unix:///run/cricket/cricket.sock remove-all
+//       stops and removes every pod sandbox (and so every container)
+//   cricket-cri --endpoint ... status
+//       the Status RPC: prints each condition ("RuntimeReady true"); exit 1 unless all are true
+//   cricket-cri --endpoint ... pull --image IMAGE
+//   cricket-cri --endpoint ... bench-pods --image IMAGE [--count 20] [--runtime-handler H]
+//                                         [--prefix NAME] [--log-root DIR]
+//       pod start latency: RunPodSandbox + CreateContainer + StartContainer of `IMAGE sleep 3600`,
+//       one pod after another; prints each latency, then median and p90; leaves the pods running
+//       (remove-all cleans up). Pod i logs to DIR/i (default /tmp/NAME-logs/i), created beforehand
+//       as kubelet does.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "lib/common/file_util.h"
+#include "lib/common/strings.h"
+#include "lib/common/time_util.h"
+#include "runtime/v1/api.grpc.pb.h"
+
+namespace {
+
+namespace v1 = ::runtime::v1;
+using cricket::StrCat;
+
+constexpr char kUsage[] =
+    "usage: cricket-cri --endpoint unix:///path/to.sock <command> [flags]\n"
+    "commands:\n"
+    "  remove-all                          stop and remove every pod sandbox\n"
+    "  status                              the runtime's conditions\n"
+    "  pull --image IMAGE\n"
+    "  bench-pods --image IMAGE [--count N] [--runtime-handler H] [--prefix NAME] [--log-root DIR]\n";
+
+struct Client {
+  std::unique_ptr<v1::RuntimeService::Stub> rt;
+  std::unique_ptr<v1::ImageService::Stub> img;
+};
+
+std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 120) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  return ctx;
+}
+
+bool Check(const grpc::Status& st, const std::string& what) {
+  if (st.ok()) return true;
+  fprintf(stderr, "cricket-cri: %s: %s\n", what.c_str(), st.error_message().c_str());
+  return false;
+}
+
+int RemoveAll(Client& c) {
+  v1::ListPodSandboxResponse pods;
+  if (!Check(c.rt->ListPodSandbox(Ctx().get(), v1::ListPodSandboxRequest(), &pods), "ListPodSandbox"))
+    return 1;
+  int failures = 0;
+  for (const v1::PodSandbox& p : pods.items()) {
+    v1::StopPodSandboxRequest stop;
+    stop.set_pod_sandbox_id(p.id());
+    v1::StopPodSandboxResponse stop_resp;
+    if (!Check(c.rt->StopPodSandbox(Ctx().get(), stop, &stop_resp), "StopPodSandbox " + p.id())) ++failures;
+    v1::RemovePodSandboxRequest rm;
+    rm.set_pod_sandbox_id(p.id());
+    v1::RemovePodSandboxResponse rm_resp;
+    if (!Check(c.rt->RemovePodSandbox(Ctx().get(), rm, &rm_resp), "RemovePodSandbox " + p.id())) ++failures;
+  }
+  printf("removed %d pod sandboxes\n", pods.items_size() - failures);
+  return failures == 0 ? 0 : 1;
+}
+
+int Status(Client& c) {
+  v1::StatusResponse resp;
+  if (!Check(c.rt->Status(Ctx().get(), v1::StatusRequest(), &resp), "Status")) return 1;
+  bool all = true;
+  for (const v1::RuntimeCondition& cond : resp.status().conditions()) {
+    printf("%s %s%s%s\n", cond.type().c_str(), cond.status() ? "true" : "false",
+           cond.reason().empty() ? "" : " ", cond.reason().c_str());
+    all = all && cond.status();
+  }
+  return all ? 0 : 1;
+}
+
+int Pull(Client& c, const std::string& image) {
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image(image);
+  v1::PullImageResponse pulled;
+  if (!Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image)) return 1;
+  printf("%s\n", pulled.image_ref().c_str());
+  return 0;
+}
+
+int BenchPods(Client& c, const std::string& image, int count, const std::string& handler,
+              const std::string& prefix, std::string log_root) {
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image(image);
+  v1::PullImageResponse pulled;
+  if (!Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image)) return 1;
+  if (log_root.empty()) log_root = StrCat("/tmp/", prefix, "-logs");
+  std::vector<double> ms;
+  for (int i = 0; i < count; ++i) {
+    v1::PodSandboxConfig pod;
+    pod.mutable_metadata()->set_name(StrCat(prefix, "-", i));
+    pod.mutable_metadata()->set_namespace_("bench");
+    pod.mutable_metadata()->set_uid(StrCat(prefix, "-uid-", i));
+    pod.set_hostname(StrCat(prefix, "-", i));
+    pod.set_log_directory(StrCat(log_root, "/", i));
+    if (absl::Status st = cricket::MkdirAll(pod.log_directory(), 0755); !st.ok()) {
+      fprintf(stderr, "cricket-cri: %s\n", st.ToString().c_str());
+      return 1;
+    }
+    int64_t start = cricket::MonotonicNow();
+    v1::RunPodSandboxRequest run;
+    *run.mutable_config() = pod;
+    run.set_runtime_handler(handler);
+    v1::RunPodSandboxResponse ran;
+    if (!Check(c.rt->RunPodSandbox(Ctx().get(), run, &ran), "RunPodSandbox")) return 1;
+    v1::CreateContainerRequest create;
+    create.set_pod_sandbox_id(ran.pod_sandbox_id());
+    *create.mutable_sandbox_config() = pod;
+    v1::ContainerConfig* cc = create.mutable_config();
+    cc->mutable_metadata()->set_name("sleep");
+    cc->mutable_image()->set_image(image);
+    cc->add_command("sleep");
+    cc->add_command("3600");
+    cc->set_log_path("sleep.log");
+    v1::CreateContainerResponse created;
+    if (!Check(c.rt->CreateContainer(Ctx().get(), create, &created), "CreateContainer")) return 1;
+    v1::StartContainerRequest startc;
+    startc.set_container_id(created.container_id());
+    v1::StartContainerResponse started;
+    if (!Check(c.rt->StartContainer(Ctx().get(), startc, &started), "StartContainer")) return 1;
+    double elapsed = static_cast<double>(cricket::MonotonicNow() - start) / 1e6;
+    ms.push_back(elapsed);
+    printf("pod %d: %.1f ms\n", i, elapsed);
+  }
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  auto pct = [&](double p) {
+    return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))];
+  };
+  printf("median_ms %.1f\np90_ms %.1f\n", pct(0.5), pct(0.9));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string endpoint, command, image, handler, prefix = "bench", log_root;
+  int count = 20;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--endpoint") {
+      endpoint = value();
+    } else if (a == "--image") {
+      image = value();
+    } else if (a == "--count") {
+      count = std::atoi(value().c_str());
+    } else if (a == "--runtime-handler") {
+      handler = value();
+    } else if (a == "--prefix") {
+      prefix = value();
+    } else if (a == "--log-root") {
+      log_root = value();
+    } else if (command.empty() && a[0] != '-') {
+      command = a;
+    } else {
+      fputs(kUsage, stderr);
+      return 2;
+    }
+  }
+  if (endpoint.empty() || command.empty()) {
+    fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string target = endpoint.starts_with("unix://") ? "unix:" + endpoint.substr(7) : endpoint;
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  Client c{v1::RuntimeService::NewStub(channel), v1::ImageService::NewStub(channel)};
+  if (command == "remove-all") return RemoveAll(c);
+  if (command == "status") return Status(c);
+  if (command == "pull") {
+    if (image.empty()) {
+      fputs(kUsage, stderr);
+      return 2;
+    }
+    return Pull(c, image);
+  }
+  if (command == "bench-pods") {
+    if (image.empty() || count <= 0) {
+      fputs(kUsage, stderr);
+      return 2;
+    }
+    return BenchPods(c, image, count, handler, prefix, log_root);
+  }
+  fputs(kUsage, stderr);
+  return 2;
+}
