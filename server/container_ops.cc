@@ -295,6 +295,10 @@ absl::Status CriRuntime::RemoveContainerLocked(Container& container) {
   RETURN_IF_ERROR(store_->RemoveContainerRootfs(c.id));
   auto cfg = config_.Get();
   RETURN_IF_ERROR(conmon::RemoveExitFile(cfg->ExitsDir(), c.id));
+  // The monitor removes its sockets when it ends; one that was killed leaves them behind.
+  for (const std::string& socket : {c.attach_socket, c.control_socket}) {
+    if (!socket.empty()) RETURN_IF_ERROR(RemoveAll(socket));
+  }
   RETURN_IF_ERROR(RemoveAll(c.bundle));
   RETURN_IF_ERROR(state_.Delete(c));
   {

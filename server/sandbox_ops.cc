@@ -348,6 +348,9 @@ absl::Status CriRuntime::RemovePodSandbox(const std::string& id) {
   if (absl::Status st = rt->Delete(s.id, /*force=*/true); !st.ok() && !absl::IsNotFound(st)) return st;
   auto cfg = config_.Get();
   RETURN_IF_ERROR(conmon::RemoveExitFile(cfg->ExitsDir(), s.id));
+  // The infra monitor's sockets, left behind if it was killed.
+  RETURN_IF_ERROR(RemoveAll(SocketBase(s.id) + ".attach"));
+  RETURN_IF_ERROR(RemoveAll(SocketBase(s.id) + ".ctl"));
   RETURN_IF_ERROR(RemoveAll(ContainerRunDir(s.id)));
   RETURN_IF_ERROR(RemoveAll(s.run_dir));
   RETURN_IF_ERROR(state_.Delete(s));
