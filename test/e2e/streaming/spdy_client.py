@@ -295,3 +295,235 @@ def run_command(url, protocol_list=("v4.channel.k8s.io", "v3.channel.k8s.io", "v
         "conn": conn,
     }
     return result
+
+
+# -- WebSocket (Debian's python3-websocket, imported only when used)
+
+class WebSocketTransport:
+    """A SpdyConnection transport over a WebSocket (client-go's SPDY/3.1+portforward.k8s.io tunnel)."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    def send(self, data):
+        self.ws.send_binary(data)
+
+    def recv(self, timeout):
+        import websocket
+        self.ws.settimeout(timeout)
+        try:
+            op, data = self.ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            return None
+        except websocket.WebSocketConnectionClosedException:
+            return b""
+        return b"" if op == websocket.ABNF.OPCODE_CLOSE else data
+
+    def close(self):
+        self.ws.close()
+
+
+def websocket_connect(url, protocols, timeout=10):
+    """Opens a WebSocket to an http(s) streaming URL with the given subprotocols."""
+    import websocket
+    ws_url = "ws" + url[len("http"):] if url.startswith("http") else url
+    return websocket.create_connection(ws_url, subprotocols=list(protocols), timeout=timeout,
+                                       sslopt={"cert_reqs": ssl.CERT_NONE})
+
+
+def run_command_websocket(url, protocol="v5.channel.k8s.io", stdin=None, resize=None, timeout=20):
+    """Runs an exec/attach session over the channel-prefixed WebSocket protocol (v4/v5, binary frames).
+
+    With v5, stdin is half-closed by the CLOSE message [0xFF, 0]. Returns dict(protocol, stdout, stderr,
+    error).
+    """
+    import websocket
+    ws = websocket_connect(url, [protocol], timeout)
+    for w, h in resize or []:
+        ws.send_binary(b"\x04" + json.dumps({"Width": w, "Height": h}).encode())
+    if stdin is not None:
+        if stdin:
+            ws.send_binary(b"\x00" + stdin)
+        if protocol.startswith("v5."):
+            ws.send_binary(b"\xff\x00")
+    got = {}
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            op, data = ws.recv_data()
+        except websocket.WebSocketConnectionClosedException:
+            break
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            break
+        if op != websocket.ABNF.OPCODE_BINARY or not data:
+            continue
+        got.setdefault(data[0], bytearray()).extend(data[1:])
+    else:
+        raise TimeoutError("the server did not close the WebSocket within %ss" % timeout)
+    ws.close()
+    return {"protocol": ws.subprotocol, "stdout": bytes(got.get(1, b"")), "stderr": bytes(got.get(2, b"")),
+            "error": bytes(got.get(3, b""))}
+
+
+# -- port-forward
+
+def forward_once(conn, port, request_id, payload, timeout=20):
+    """One forwarded connection as client-go opens it: an error stream (closed by the client at once) and
+    a data stream. Sends `payload`, half-closes, and waits for the server to end the data stream (or to
+    report an error). Returns (data, error)."""
+    err = conn.open_stream({"streamType": "error", "port": port, "requestID": request_id})
+    conn.send_data(err, b"", fin=True)
+    data = conn.open_stream({"streamType": "data", "port": port, "requestID": request_id})
+    conn.send_data(data, payload, fin=True)
+    conn.wait(lambda: conn.fin.get(data) or data in conn.reset_streams or conn.data[err], timeout)
+    if conn.data[err]:
+        conn.wait(lambda: conn.fin.get(err) or err in conn.reset_streams, timeout)
+    return bytes(conn.data[data]), bytes(conn.data[err])
+
+
+# -- command line: used by the C++ e2e tests (test/e2e/streaming_e2e_test.cc) against a real cricketd.
+# Every subcommand prints one JSON object; byte strings are base64.
+
+def _b64(data):
+    import base64
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text):
+    import base64
+    return base64.b64decode(text) if text is not None else None
+
+
+def _size(text):
+    w, h = text.split("x")
+    return int(w), int(h)
+
+
+def _cmd_run(args):
+    """A whole exec/attach session: streams per the flags, stdin sent and half-closed, output until the end."""
+    stdin = _unb64(args.stdin_b64)
+    if args.stdin_file is not None:
+        with open(args.stdin_file, "rb") as f:
+            stdin = f.read()
+    if args.transport == "websocket":
+        r = run_command_websocket(args.url, args.protocol[0] if args.protocol else "v5.channel.k8s.io",
+                                  stdin=stdin, resize=[_size(s) for s in args.resize], timeout=args.timeout)
+    else:
+        protocols = args.protocol or ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io",
+                                      "channel.k8s.io"]
+        r = run_command(args.url, protocols, stdin=stdin, stdout=not args.no_stdout, stderr=not args.no_stderr,
+                        tty=args.tty, resize=[_size(s) for s in args.resize], timeout=args.timeout)
+        r["conn"].close()
+    return {"status": 101, "protocol": r["protocol"], "stdout": _b64(r["stdout"]), "stderr": _b64(r["stderr"]),
+            "error": r["error"].decode("utf-8", "replace")}
+
+
+def _cmd_sessions(args):
+    """Several concurrent sessions (one per URL, e.g. attachers of one container). Once all are set up,
+    sends --stdin-b64 on the first session's stdin (half-closed with --close-stdin); waits until every
+    session's stdout contains --until, then drops every connection without a goodbye, as a client killed
+    mid-session would."""
+    sessions = []
+    for i, url in enumerate(args.url):
+        proto, conn = spdy_upgrade(url, ["v4.channel.k8s.io"])
+        s = {"conn": conn, "error": conn.open_stream({"streamType": "error"})}
+        if i == 0 and args.stdin_b64 is not None:
+            s["stdin"] = conn.open_stream({"streamType": "stdin"})
+        s["stdout"] = conn.open_stream({"streamType": "stdout"})
+        if not args.tty:
+            s["stderr"] = conn.open_stream({"streamType": "stderr"})
+        else:
+            s["resize"] = conn.open_stream({"streamType": "resize"})
+            for w, h in [_size(x) for x in args.resize]:
+                conn.send_data(s["resize"], (json.dumps({"Width": w, "Height": h}) + "\n").encode())
+        sessions.append(s)
+    if args.stdin_b64 is not None:
+        first = sessions[0]
+        first["conn"].send_data(first["stdin"], _unb64(args.stdin_b64), fin=args.close_stdin)
+    until = args.until.encode()
+    deadline = time.time() + args.timeout
+    while not all(until in s["conn"].data[s["stdout"]] for s in sessions):
+        if time.time() > deadline:
+            break
+        for s in sessions:
+            if not s["conn"].closed:
+                s["conn"].pump(0.05)
+            else:
+                time.sleep(0.01)
+    out = {"status": 101, "sessions": []}
+    for s in sessions:
+        c = s["conn"]
+        out["sessions"].append({"stdout": _b64(bytes(c.data[s["stdout"]])),
+                                "stderr": _b64(bytes(c.data.get(s.get("stderr"), b""))),
+                                "error": bytes(c.data[s["error"]]).decode("utf-8", "replace"),
+                                "found": until in c.data[s["stdout"]]})
+        c.close()
+    return out
+
+
+def _cmd_portforward(args):
+    """--connections forwarded connections to --port, each sending --send-b64; over SPDY or SPDY tunnelled
+    in a WebSocket (subprotocol SPDY/3.1+portforward.k8s.io)."""
+    if args.transport == "websocket":
+        ws = websocket_connect(args.url, ["SPDY/3.1+portforward.k8s.io"])
+        proto = ws.getheaders().get("sec-websocket-protocol")
+        conn = SpdyConnection(WebSocketTransport(ws))
+    else:
+        proto, conn = spdy_upgrade(args.url, ["portforward.k8s.io"])
+    results = []
+    for i in range(args.connections):
+        data, err = forward_once(conn, args.port, i, _unb64(args.send_b64), timeout=args.timeout)
+        results.append({"data": _b64(data), "error": err.decode("utf-8", "replace")})
+    conn.send_goaway()
+    conn.close()
+    return {"status": 101, "protocol": proto, "connections": results}
+
+
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(description="SPDY/WebSocket streaming client (prints JSON)")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="one exec or attach session to its end")
+    run.add_argument("url")
+    run.add_argument("--transport", choices=["spdy", "websocket"], default="spdy")
+    run.add_argument("--protocol", action="append", default=[])
+    run.add_argument("--tty", action="store_true")
+    run.add_argument("--stdin-b64")
+    run.add_argument("--stdin-file", help="stdin from a file (payloads too big for an argument)")
+    run.add_argument("--no-stdout", action="store_true")
+    run.add_argument("--no-stderr", action="store_true")
+    run.add_argument("--resize", action="append", default=[], help="WxH")
+    run.add_argument("--timeout", type=float, default=30)
+    ses = sub.add_parser("sessions", help="concurrent sessions, dropped once --until is seen by all")
+    ses.add_argument("url", nargs="+")
+    ses.add_argument("--tty", action="store_true")
+    ses.add_argument("--stdin-b64")
+    ses.add_argument("--close-stdin", action="store_true")
+    ses.add_argument("--resize", action="append", default=[], help="WxH")
+    ses.add_argument("--until", required=True)
+    ses.add_argument("--timeout", type=float, default=30)
+    pf = sub.add_parser("portforward", help="forwarded connections to one port")
+    pf.add_argument("url")
+    pf.add_argument("--transport", choices=["spdy", "websocket"], default="spdy")
+    pf.add_argument("--port", type=int, required=True)
+    pf.add_argument("--send-b64", required=True)
+    pf.add_argument("--connections", type=int, default=1)
+    pf.add_argument("--timeout", type=float, default=20)
+    args = p.parse_args(argv)
+    handler = {"run": _cmd_run, "sessions": _cmd_sessions, "portforward": _cmd_portforward}[args.command]
+    try:
+        result = handler(args)
+    except UpgradeError as e:
+        result = {"status": e.status, "body": e.body.decode("utf-8", "replace")}
+    except Exception as e:
+        if getattr(e, "status_code", None) is None:  # websocket.WebSocketBadStatusException has it
+            result = {"status": 0, "exception": "%s: %s" % (type(e).__name__, e)}
+        else:
+            result = {"status": e.status_code, "body": str(e)}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main())
