@@ -437,14 +437,21 @@ def _cmd_sessions(args):
             for w, h in [_size(x) for x in args.resize]:
                 conn.send_data(s["resize"], (json.dumps({"Width": w, "Height": h}) + "\n").encode())
         sessions.append(s)
+    first = sessions[0]
+    last_send = time.time()
     if args.stdin_b64 is not None:
-        first = sessions[0]
         first["conn"].send_data(first["stdin"], _unb64(args.stdin_b64), fin=args.close_stdin)
     until = args.until.encode()
     deadline = time.time() + args.timeout
     while not all(until in s["conn"].data[s["stdout"]] for s in sessions):
         if time.time() > deadline:
             break
+        # The server joins a session to the container once all its streams are there, which the client
+        # cannot see; attach output is not replayed, so a session that joined after the answer went by
+        # is given another one (stdin still open only).
+        if args.stdin_b64 is not None and not args.close_stdin and time.time() - last_send > 1.0:
+            first["conn"].send_data(first["stdin"], _unb64(args.stdin_b64))
+            last_send = time.time()
         for s in sessions:
             if not s["conn"].closed:
                 s["conn"].pump(0.05)
