@@ -29,13 +29,13 @@
 #include "conmon/log_writer.h"
 #include "conmon/monitor.h"
 #include "conmon/protocol.h"
-#include "conmon/resident.h"
 #include "lib/common/file_util.h"
 #include "lib/common/logging.h"
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/runtime/cgroups/oom.h"
+#include "lib/sys/resident.h"
 
 namespace cricket::conmon {
 namespace {
@@ -201,9 +201,9 @@ int Main(int argc, char** argv) {
     close(startup_fd);
   }
   log::Info(kComponent, "container created", {{"id", setup->config.id}, {"pid", setup->init_pid}});
-  setup->trim_pages = DropStartupPages;
+  setup->trim_pages = [] { sys::DropStartupPages(); };
   Monitor monitor(std::move(*setup));
-  DropStartupPages();
+  sys::DropStartupPages();
   absl::StatusOr<ExitRecord> r = monitor.Run();
   if (!r.ok()) {
     log::Error(kComponent, "monitor loop failed", {{"error", r.status()}});

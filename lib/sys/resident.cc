@@ -1,4 +1,4 @@
-#include "conmon/resident.h"
+#include "lib/sys/resident.h"
 
 #include <elf.h>
 #include <link.h>
@@ -6,15 +6,22 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 
-namespace cricket::conmon {
+namespace cricket::sys {
 namespace {
 
+struct DropScope {
+  bool all_objects = false;
+  bool done = false;
+};
+
 int DropReadOnlySegments(dl_phdr_info* info, size_t, void* data) {
-  // The first object is the executable itself; stop after it.
-  auto* done = static_cast<bool*>(data);
-  if (*done) return 1;
-  *done = true;
+  // The first object is the executable itself; shared libraries follow (the vDSO has no file behind it).
+  auto* scope = static_cast<DropScope*>(data);
+  if (scope->done) return 1;
+  scope->done = !scope->all_objects;
+  if (info->dlpi_name != nullptr && std::strstr(info->dlpi_name, "linux-vdso") != nullptr) return 0;
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   uintptr_t relro_lo = 0, relro_hi = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -32,14 +39,14 @@ int DropReadOnlySegments(dl_phdr_info* info, size_t, void* data) {
     if (relro_hi > relro_lo && lo < relro_hi && relro_lo < hi + page) continue;
     if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
   }
-  return 1;
+  return 0;
 }
 
 }  // namespace
 
-void DropStartupPages() {
-  bool done = false;
-  dl_iterate_phdr(DropReadOnlySegments, &done);
+void DropStartupPages(bool shared_libraries) {
+  DropScope scope{shared_libraries, false};
+  dl_iterate_phdr(DropReadOnlySegments, &scope);
 }
 
-}  // namespace cricket::conmon
+}  // namespace cricket::sys
