@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "lib/common/file_util.h"
 #include "lib/common/logging.h"
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "lib/common/time_util.h"
 #include "lib/sys/file_lock.h"
 #include "lib/sys/resident.h"
 #include "lib/sys/systemd_notify.h"
@@ -26,6 +28,8 @@ namespace cricket::server {
 namespace {
 
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// After the in-flight RPCs are done: for calls that arrived meanwhile.
+constexpr auto kShutdownLastCalls = std::chrono::milliseconds(200);
 
 sigset_t DaemonSignals() {
   sigset_t set;
@@ -162,8 +166,15 @@ absl::Status Daemon::Run() {
     Notify("STOPPING=1");
     break;
   }
-  // In-flight RPCs may finish within the grace period; then they are cancelled.
-  server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  // In-flight RPCs may finish within the grace period; then they are cancelled. gRPC's own deadline
+  // would also wait for idle client connections (kubelet never closes its own), so the wait for
+  // in-flight calls is done here and the server is then shut down with a short deadline.
+  int64_t grace_end =
+      MonotonicNow() + std::chrono::duration_cast<std::chrono::nanoseconds>(kShutdownGrace).count();
+  while (InFlightRpcs() > 0 && MonotonicNow() < grace_end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  server->Shutdown(std::chrono::system_clock::now() + kShutdownLastCalls);
   server->Wait();
   streams->Stop();
   if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT) {

@@ -11,13 +11,17 @@ namespace cricket::server {
 namespace {
 
 std::atomic<uint64_t> g_next_request_id{1};
+std::atomic<int64_t> g_in_flight{0};
 
 class RpcInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit RpcInterceptor(grpc::experimental::ServerRpcInfo* info)
       : method_(info->method() ? info->method() : "?"),
         id_(g_next_request_id.fetch_add(1, std::memory_order_relaxed)),
-        start_(MonotonicNow()) {}
+        start_(MonotonicNow()) {
+    g_in_flight.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~RpcInterceptor() override { g_in_flight.fetch_sub(1, std::memory_order_relaxed); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
@@ -47,6 +51,8 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
 };
 
 }  // namespace
+
+int64_t InFlightRpcs() { return g_in_flight.load(std::memory_order_relaxed); }
 
 grpc::experimental::Interceptor* RpcInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {

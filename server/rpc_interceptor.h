@@ -5,6 +5,7 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace cricket::server {
@@ -15,5 +16,8 @@ class RpcInterceptorFactory : public grpc::experimental::ServerInterceptorFactor
 };
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeRpcInterceptorFactory();
+
+// RPCs whose interceptor exists: received and not yet finished.
+int64_t InFlightRpcs();
 
 }  // namespace cricket::server

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "lib/common/file_util.h"
 #include "lib/common/strings.h"
+#include "lib/common/time_util.h"
 #include "test/e2e/test_daemon.h"
 
 namespace cricket::e2e {
@@ -180,6 +181,23 @@ TEST(DaemonE2E, SigtermShutsDownCleanly) {
   EXPECT_EQ(WEXITSTATUS(*status), 0);
   EXPECT_FALSE(PathExists(d.socket_path()));
   EXPECT_TRUE(absl::StrContains(d.Stderr(), "cricketd stopped"));
+}
+
+// kubelet keeps its connection open for good: an idle client must not hold up the shutdown (gRPC's
+// own graceful shutdown would wait for it until the grace period ends).
+TEST(DaemonE2E, SigtermIsPromptWithAnIdleClientConnection) {
+  TestDaemon d;
+  ASSERT_TRUE(d.Start().ok()) << d.Stderr();
+  auto stub = d.RuntimeStub();
+  grpc::ClientContext ctx;
+  v1::VersionResponse resp;
+  ASSERT_TRUE(stub->Version(&ctx, v1::VersionRequest(), &resp).ok());
+  int64_t t0 = MonotonicNow();
+  auto status = d.Stop(SIGTERM);
+  int64_t ms = (MonotonicNow() - t0) / 1'000'000;
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_LT(ms, 3000) << "the 10 s grace is for in-flight calls, not idle connections";
 }
 
 TEST(DaemonE2E, SighupReloadsReloadableSettingsAndLogsChanges) {
