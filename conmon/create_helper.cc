@@ -15,6 +15,7 @@
 #include "lib/runtime/cgroups/cgroup_path.h"
 #include "lib/runtime/cgroups/manager.h"
 #include "lib/runtime/runtime.h"
+#include "lib/sys/fd_passing.h"
 #include "lib/sys/pidfd.h"
 
 namespace cricket::conmon {
@@ -97,23 +98,7 @@ absl::StatusOr<HelperReport> Create(const MonitorConfig& c, const int stdio[3], 
 }
 
 void SendReport(int fd, const std::string& text, int console) {
-  iovec iov{const_cast<char*>(text.data()), text.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (console >= 0) {
-    memset(control, 0, sizeof(control));
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &console, sizeof(int));
-  }
-  while (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
+  (void)sys::SendWithFd(fd, text.data(), text.size(), console);
 }
 
 [[noreturn]] void HelperMain(const MonitorConfig& c, const int stdio[3], int report_fd, pid_t monitor) {
@@ -168,26 +153,10 @@ absl::StatusOr<CreateOutcome> ReceiveReport(int fd) {
   if (len < 0) return ErrnoError("read report of", "the create helper");
   if (len == 0) return absl::InternalError("the create helper exited without reporting");
   std::string text(static_cast<size_t>(len), '\0');
-  iovec iov{text.data(), text.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n;
-  do {
-    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return ErrnoError("read report of", "the create helper");
-  UniqueFd console;
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-      int received;
-      memcpy(&received, CMSG_DATA(cm), sizeof(int));
-      console.reset(received);
-    }
-  }
+  int received = -1;
+  ssize_t n = sys::RecvWithFd(fd, text.data(), text.size(), &received);
+  if (n < 0) return ErrnoError(static_cast<int>(-n), "read report of", "the create helper");
+  UniqueFd console(received);
   text.resize(static_cast<size_t>(n));
   return ParseHelperReport(text, std::move(console));
 }

@@ -8,6 +8,7 @@
 
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "lib/sys/fd_passing.h"
 
 namespace cricket::runtime {
 
@@ -24,45 +25,18 @@ absl::Status SendConsole(const std::string& socket_path, int master, const std::
     return ErrnoError("connect to console socket", socket_path);
   }
   std::string payload = nlohmann::json{{"type", "terminal"}, {"container", container_id}}.dump();
-  iovec iov{payload.data(), payload.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (::sendmsg(sock.get(), &mh, MSG_NOSIGNAL) < 0) return ErrnoError("send pty master to", socket_path);
+  if (int r = sys::SendWithFd(sock.get(), payload.data(), payload.size(), master); r < 0) {
+    return ErrnoError(-r, "send pty master to", socket_path);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<UniqueFd> ReceiveFd(int conn, std::string* payload) {
   char buf[4096];
-  iovec iov{buf, sizeof(buf)};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof(control);
-  ssize_t n;
-  do {
-    n = ::recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return ErrnoError("receive", "fd");
-  UniqueFd fd;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int f;
-      memcpy(&f, CMSG_DATA(c), sizeof(int));
-      fd.reset(f);
-      break;
-    }
-  }
+  int received = -1;
+  ssize_t n = sys::RecvWithFd(conn, buf, sizeof(buf), &received);
+  if (n < 0) return ErrnoError(static_cast<int>(-n), "receive", "fd");
+  UniqueFd fd(received);
   if (!fd) return absl::InvalidArgumentError("message carried no file descriptor");
   if (payload != nullptr) payload->assign(buf, static_cast<size_t>(n));
   return fd;

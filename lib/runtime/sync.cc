@@ -8,6 +8,7 @@
 
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "lib/sys/fd_passing.h"
 #include "lib/sys/sys.h"
 
 namespace cricket::runtime {
@@ -21,47 +22,13 @@ int SyncSend(int fd, SyncType type, int err, const char* text, const char* objec
     sys::SafeAppend(msg.text, sizeof(msg.text), " ");
     sys::SafeAppend(msg.text, sizeof(msg.text), object);
   }
-  iovec iov{&msg, sizeof(msg)};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  if (pass_fd >= 0) {
-    memset(control, 0, sizeof(control));
-    mh.msg_control = control;
-    mh.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-  }
-  for (;;) {
-    ssize_t n = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
-    if (n >= 0) return 0;
-    if (errno != EINTR) return -errno;
-  }
+  return sys::SendWithFd(fd, &msg, sizeof(msg), pass_fd);
 }
 
 int SyncRecv(int fd, SyncMsg* msg, int* received_fd) {
-  *received_fd = -1;
-  iovec iov{msg, sizeof(*msg)};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof(control);
-  ssize_t n;
-  do {
-    n = ::recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
+  ssize_t n = sys::RecvWithFd(fd, msg, sizeof(*msg), received_fd);
+  if (n < 0) return static_cast<int>(n);
   if (n == 0) return -EPIPE;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      memcpy(received_fd, CMSG_DATA(c), sizeof(int));
-  }
   if (static_cast<size_t>(n) != sizeof(*msg)) return -EPROTO;
   msg->text[sizeof(msg->text) - 1] = '\0';
   return 0;
