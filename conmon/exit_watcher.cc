@@ -55,12 +55,13 @@ absl::StatusOr<ExitWatcher> ExitWatcher::Open(const std::string& exits_dir) {
   return w;
 }
 
-absl::StatusOr<std::vector<ExitRecord>> ExitWatcher::Scan() const {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir_));
+namespace {
+
+// The exit files among `names` that can be read; one removed meanwhile (NotFound) is no event.
+std::vector<ExitRecord> ReadExitFiles(const std::string& dir, const std::vector<std::string>& names) {
   std::vector<ExitRecord> out;
   for (const auto& name : names) {
-    if (!IsExitFileName(name)) continue;
-    auto r = ReadExitFile(dir_, name);
+    auto r = ReadExitFile(dir, name);
     if (r.ok()) {
       out.push_back(std::move(*r));
     } else if (r.status().code() != absl::StatusCode::kNotFound) {
@@ -68,6 +69,14 @@ absl::StatusOr<std::vector<ExitRecord>> ExitWatcher::Scan() const {
     }
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ExitRecord>> ExitWatcher::Scan() const {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir_));
+  std::erase_if(names, [](const std::string& name) { return !IsExitFileName(name); });
+  return ReadExitFiles(dir_, names);
 }
 
 absl::StatusOr<std::vector<ExitRecord>> ExitWatcher::ReadEvents() {
@@ -94,16 +103,7 @@ absl::StatusOr<std::vector<ExitRecord>> ExitWatcher::ReadEvents() {
   if (overflow) return Scan();
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
-  std::vector<ExitRecord> out;
-  for (const auto& name : names) {
-    auto r = ReadExitFile(dir_, name);
-    if (r.ok()) {
-      out.push_back(std::move(*r));
-    } else if (r.status().code() != absl::StatusCode::kNotFound) {
-      log::Warn("conmon-client", "skipping unreadable exit file", {{"error", r.status()}});
-    }
-  }
-  return out;
+  return ReadExitFiles(dir_, names);
 }
 
 absl::StatusOr<std::vector<ExitRecord>> ExitWatcher::Wait(absl::Duration timeout) {
