@@ -71,7 +71,6 @@ class ImageE2eTest : public ::testing::Test {
   // cricketd keeps its namespace pin directory mounted after it exits (pins outlive the daemon); a pod
   // test leaves it behind, and TestDaemon's removal does not cross mounts.
   void TearDown() override {
-    images_.reset();  // an open channel would hold up the daemon's graceful shutdown
     if (daemon_.pid() > 0) (void)daemon_.Stop(SIGTERM);
     std::string ns = daemon_.runroot() + "/ns";
     if (PathExists(ns)) ::umount2(ns.c_str(), MNT_DETACH);

@@ -246,9 +246,6 @@ void PodE2eTest::TearDown() {
     }
     // Containers whose pod is gone (a bug, but their state must not outlive the test).
     for (const v1::Container& c : ListContainers()) (void)RemoveContainer(c.id());
-    // Open channels would hold up cricketd's graceful shutdown (gRPC waits for them within its grace).
-    rt_.reset();
-    images_.reset();
     auto st = daemon_.Stop(SIGTERM, 20000);
     EXPECT_TRUE(st.ok()) << st.status();
   }
