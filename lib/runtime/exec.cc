@@ -82,7 +82,7 @@ absl::StatusOr<ExecResult> Runtime::Exec(const std::string& id, const ExecOption
   for (const auto& w : warnings) log::Warn("runtime", w, {{"id", id}});
   ASSIGN_OR_RETURN(SetupChild child, SpawnExec(plan, options_.setup_timeout_ms));
   absl::Status prepared = absl::OkStatus();
-  if (cg) prepared = Annotate(cg->Join(child.pidfd.pid()), "join the container's cgroup");
+  if (cg) prepared = Annotate(cg->JoinBeside(child.pidfd.pid(), init.pid()), "join the container's cgroup");
   if (prepared.ok()) {
     std::vector<std::string> limit_warnings;
     prepared = ApplyProcessLimits(child.pidfd.pid(), o.process, &limit_warnings);

@@ -427,8 +427,10 @@ TEST_F(StatsE2eTest, PodWithACgroupParentIsMeasuredOnThatCgroup) {
   std::string c = RunContainer(pod_id, pod, "sleeper", "exec sleep 3600");
   ASSERT_FALSE(HasFailure());
 
-  // A process of the test's own in the pod's cgroup (not in any container's): only a reading of the
-  // parent cgroup counts it.
+  // A process of the test's own under the pod's cgroup (not in any container's): only a reading of the
+  // parent cgroup counts it. It gets a leaf cgroup of its own below the parent, as a node agent's would:
+  // on cgroup v2 (the unified hierarchy of a hybrid host too) the parent has controllers enabled for its
+  // children and so may hold no process itself.
   pid_t extra = ::fork();
   ASSERT_GE(extra, 0);
   if (extra == 0) {
@@ -437,11 +439,24 @@ TEST_F(StatsE2eTest, PodWithACgroupParentIsMeasuredOnThatCgroup) {
   }
   std::vector<std::string> dirs = CgroupDirs(parent);
   EXPECT_FALSE(dirs.empty());
+  std::vector<std::string> leaves;
   for (const std::string& d : dirs) {
-    FILE* f = fopen((d + "/cgroup.procs").c_str(), "w");
-    ASSERT_NE(f, nullptr) << d;
+    std::string leaf = d + "/agent";
+    ASSERT_EQ(::mkdir(leaf.c_str(), 0755), 0) << leaf;
+    leaves.push_back(leaf);
+    // v1 cpuset: a new cgroup has no cpus or mems, and takes no process until it has both.
+    if (PathExists(leaf + "/cpuset.cpus") && !PathExists(leaf + "/cgroup.controllers")) {
+      for (const char* file : {"/cpuset.cpus", "/cpuset.mems"}) {
+        FILE* f = fopen((leaf + file).c_str(), "w");
+        ASSERT_NE(f, nullptr) << leaf << file;
+        fputs(ReadFile(d + file).value_or("").c_str(), f);
+        EXPECT_EQ(fclose(f), 0) << leaf << file;
+      }
+    }
+    FILE* f = fopen((leaf + "/cgroup.procs").c_str(), "w");
+    ASSERT_NE(f, nullptr) << leaf;
     fprintf(f, "%d\n", extra);
-    EXPECT_EQ(fclose(f), 0) << d;
+    EXPECT_EQ(fclose(f), 0) << leaf;
   }
   v1::PodSandboxStats st = PodStats(pod_id);
   EXPECT_EQ(st.linux().process().process_count().value(), 3u) << st.linux().DebugString();
@@ -460,6 +475,7 @@ TEST_F(StatsE2eTest, PodWithACgroupParentIsMeasuredOnThatCgroup) {
   v1::RemovePodSandboxResponse removed;
   ASSERT_TRUE(rt_->RemovePodSandbox(Ctx().get(), rm, &removed).ok());
   pods_.clear();
+  for (const std::string& leaf : leaves) EXPECT_EQ(::rmdir(leaf.c_str()), 0) << leaf;
   for (const std::string& d : CgroupDirs(parent)) EXPECT_EQ(::rmdir(d.c_str()), 0) << d;
 }
 

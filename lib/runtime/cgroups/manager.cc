@@ -102,6 +102,23 @@ absl::Status RemoveTree(const std::string& dir, absl::Time deadline) {
   return RmdirRetrying(dir, deadline);
 }
 
+// The directory of the unified hierarchy `h` that holds `pid` (its "0::" line in /proc/PID/cgroup).
+absl::StatusOr<std::string> V2CgroupOf(const Hierarchy& h, pid_t pid) {
+  std::string file = StrCat("/proc/", pid, "/cgroup");
+  ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  ASSIGN_OR_RETURN(std::vector<ProcCgroupEntry> entries, ParseProcCgroup(text));
+  for (const ProcCgroupEntry& e : entries) {
+    if (e.hierarchy_id != 0) continue;
+    std::string_view rel = e.path;
+    if (h.mount_root != "/") {
+      if (rel != h.mount_root && !rel.starts_with(h.mount_root + "/")) break;
+      rel.remove_prefix(h.mount_root.size());
+    }
+    return JoinPath(h.mount_point, rel);
+  }
+  return absl::NotFoundError(StrCat(file, " names no cgroup of the unified hierarchy ", h.mount_point));
+}
+
 }  // namespace
 
 std::string_view FreezerStateName(FreezerState state) {
@@ -229,6 +246,23 @@ absl::Status Manager::Join(pid_t pid) const {
   if (pid <= 0) return absl::InvalidArgumentError(StrCat("join cgroup: bad pid ", pid));
   for (const CgroupDir& d : dirs_) {
     RETURN_IF_ERROR(WriteCgroupFile(d.dir, "cgroup.procs", StrCat(pid)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Manager::JoinBeside(pid_t pid, pid_t init_pid) const {
+  if (pid <= 0) return absl::InvalidArgumentError(StrCat("join cgroup: bad pid ", pid));
+  for (const CgroupDir& d : dirs_) {
+    absl::Status st = WriteCgroupFile(d.dir, "cgroup.procs", StrCat(pid));
+    if (st.ok() || d.hierarchy.version != 2 || !absl::IsFailedPrecondition(st)) {
+      RETURN_IF_ERROR(st);
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::string dir, V2CgroupOf(d.hierarchy, init_pid));
+    if (dir != d.dir && !dir.starts_with(d.dir + "/")) {
+      return Annotate(st, StrCat("the container's init is in ", dir, ", outside it"));
+    }
+    RETURN_IF_ERROR(Annotate(WriteCgroupFile(dir, "cgroup.procs", StrCat(pid)), "join the init's cgroup"));
   }
   return absl::OkStatus();
 }

@@ -81,6 +81,12 @@ class Manager {
   // Moves `pid` (a whole process) into the cgroup in every hierarchy.
   absl::Status Join(pid_t pid) const;
 
+  // Join for a process added to a running container (exec). cgroup v2 keeps processes in leaves only
+  // ("no internal processes"): when the container made child cgroups of its own and enabled controllers
+  // for them, writing into its cgroup fails with EBUSY. Then `pid` joins the v2 cgroup `init_pid` is in
+  // (a leaf, or the kernel would not hold the init there), provided that lies at or below this cgroup.
+  absl::Status JoinBeside(pid_t pid, pid_t init_pid) const;
+
   // Applies linux.resources (see resource_plan.h for the files). Values the host cannot honour fail
   // before anything is written, naming the resource and the controller.
   absl::Status Set(const oci::LinuxResources& resources) const;

@@ -269,6 +269,49 @@ TEST_F(CgroupPrivilegedTest, KillAllReachesEveryProcessWithAnySignal) {
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
 }
 
+// A container that made a child cgroup of its own on cgroup v2 and enabled a controller for it (as
+// systemd in a container does) may hold no process itself: an exec'd process then joins the init's leaf.
+TEST_F(CgroupPrivilegedTest, ExecJoinsTheInitsLeafWhenTheContainerCgroupHasControllersEnabled) {
+  const Hierarchy* u = layout_.unified();
+  if (u == nullptr || u->controllers.empty()) GTEST_SKIP() << "no unified hierarchy with a controller";
+  Manager m = Make("nested");
+  const CgroupDir* ud = FindUnified(m.dirs());
+  ASSERT_NE(ud, nullptr);
+  TestChild init([] {
+    ::pause();
+    return 0;
+  });
+  TestChild exec([] {
+    ::pause();
+    return 0;
+  });
+  // The init moves into a leaf of the container's cgroup, which then enables a controller for it.
+  ASSERT_TRUE(m.Join(init.pid()).ok());
+  std::string leaf = ud->dir + "/init.scope";
+  ASSERT_EQ(::mkdir(leaf.c_str(), 0755), 0) << leaf;
+  ASSERT_TRUE(WriteCgroupFile(leaf, "cgroup.procs", StrCat(init.pid())).ok());
+  ASSERT_TRUE(WriteCgroupFile(ud->dir, "cgroup.subtree_control", "+" + u->controllers[0]).ok());
+
+  absl::Status plain = m.Join(exec.pid());
+  EXPECT_TRUE(absl::IsFailedPrecondition(plain)) << plain << " (EBUSY: no internal processes)";
+  absl::Status st = m.JoinBeside(exec.pid(), init.pid());
+  ASSERT_TRUE(st.ok()) << st;
+  std::string procs = ReadFile(leaf + "/cgroup.procs").value_or("");
+  EXPECT_NE(procs.find(StrCat(exec.pid(), "\n")), std::string::npos) << procs;
+  // Every v1 hierarchy holds it in the container's own cgroup.
+  for (const CgroupDir& d : m.dirs()) {
+    if (d.hierarchy.version != 1) continue;
+    std::string v1 = ReadFile(d.dir + "/cgroup.procs").value_or("");
+    EXPECT_NE(v1.find(StrCat(exec.pid(), "\n")), std::string::npos) << d.dir;
+  }
+  // A process whose init lies outside the container is refused, not joined elsewhere.
+  TestChild stranger([] {
+    ::pause();
+    return 0;
+  });
+  EXPECT_FALSE(m.JoinBeside(stranger.pid(), ::getpid()).ok());
+}
+
 TEST_F(CgroupPrivilegedTest, V1DeviceRulesAreEnforcedAndUpdatesWriteOnlyTheDifference) {
   const Hierarchy* h = layout_.HierarchyFor("devices");
   if (h == nullptr || h->version != 1) GTEST_SKIP() << "needs the v1 devices controller";
