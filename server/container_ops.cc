@@ -225,6 +225,9 @@ absl::Status CriRuntime::StartContainer(const std::string& id) {
         StrCat("container ", c.id, " is ", ContainerStateName(c.state), ", not created"));
   }
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(c.runtime_handler));
+  // Taken before the process is released: a quick one may exit (its monitor stamping finished_at)
+  // before Start returns, and started_at must never be after finished_at.
+  int64_t released_at = RealtimeNow();
   absl::Status st = rt->Start(c.id);
   absl::MutexLock l(&container->mu);
   ContainerRecord& r = container->record;
@@ -238,7 +241,7 @@ absl::Status CriRuntime::StartContainer(const std::string& id) {
     (void)state_.Save(r);
     return st;
   }
-  r.started_at = RealtimeNow();
+  r.started_at = released_at;
   // A quick container may have exited (and been recorded) already.
   if (r.state == ContainerState::kCreated) r.state = ContainerState::kRunning;
   return state_.Save(r);
