@@ -19,6 +19,7 @@
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "server/monitor_settings.h"
 
 namespace cricket::server {
 
@@ -82,7 +83,8 @@ const FieldSpec<RuntimeSection> kRuntimeFields[] = {
     {"conmon", &RuntimeSection::conmon, kRestart,
      "Path of cricket-conmon; empty: the one installed beside cricketd."},
     {"conmon_cgroup", &RuntimeSection::conmon_cgroup, kRestart,
-     "Cgroup of the monitors; empty: the pod's parent cgroup."},
+     "Cgroup of the monitors: \"\" cricketd's own, \"pod\" a leaf in the pod's cgroup parent, or one cgroup "
+     "for all (an absolute path; a slice with the systemd driver). A handler's monitor_cgroup wins."},
     {"conmon_env", &RuntimeSection::conmon_env, kRestart, "Environment of the monitors."},
     {"default_env", &RuntimeSection::default_env, kReload, "Environment added to every container."},
     {"default_capabilities", &RuntimeSection::default_capabilities, kReload,
@@ -104,7 +106,7 @@ const FieldSpec<RuntimeSection> kRuntimeFields[] = {
     {"read_only", &RuntimeSection::read_only, kReload, "Make every container's rootfs read-only."},
     {"log_size_max", &RuntimeSection::log_size_max, kReload, "Largest container log in bytes; -1: no limit."},
     {"ctr_stop_timeout", &RuntimeSection::ctr_stop_timeout, kReload,
-     "Smallest stop timeout in seconds given to a container."},
+     "Seconds a container may still run after SIGKILL before its stop fails (at least 1)."},
     {"container_exits_dir", &RuntimeSection::container_exits_dir, kRestart,
      "Directory of exit files; empty: <runroot>/exits."},
     {"container_attach_socket_dir", &RuntimeSection::container_attach_socket_dir, kRestart,
@@ -126,8 +128,10 @@ const FieldSpec<RuntimeHandler> kHandlerFields[] = {
      "State directory of this handler; empty: <runroot>/runtime/<name>."},
     {"monitor_path", &RuntimeHandler::monitor_path, kRestart,
      "Monitor binary; empty: [crio.runtime] conmon."},
-    {"monitor_cgroup", &RuntimeHandler::monitor_cgroup, kRestart, "Cgroup of this handler's monitors."},
-    {"monitor_env", &RuntimeHandler::monitor_env, kRestart, "Environment of this handler's monitors."},
+    {"monitor_cgroup", &RuntimeHandler::monitor_cgroup, kRestart,
+     "Cgroup of this handler's monitors (as conmon_cgroup); empty: [crio.runtime] conmon_cgroup."},
+    {"monitor_env", &RuntimeHandler::monitor_env, kRestart,
+     "Environment of this handler's monitors, added to [crio.runtime] conmon_env."},
     {"allowed_annotations", &RuntimeHandler::allowed_annotations, kRestart,
      "Annotations this handler may act on."},
     {"privileged_without_host_devices", &RuntimeHandler::privileged_without_host_devices, kRestart,
@@ -620,8 +624,14 @@ absl::Status Config::Validate() const {
   RETURN_IF_ERROR(image.Validate());
   RETURN_IF_ERROR(network.Validate());
   RETURN_IF_ERROR(metrics.Validate());
+  if (absl::Status st = ValidateMonitorCgroup(runtime.conmon_cgroup, runtime.cgroup_manager); !st.ok()) {
+    return KeyError("crio.runtime.conmon_cgroup", ToStd(st.message()));
+  }
   for (const auto& [name, handler] : runtimes) {
     RETURN_IF_ERROR(Annotate(handler.Validate(), StrCat("crio.runtime.runtimes.", name)));
+    if (absl::Status st = ValidateMonitorCgroup(handler.monitor_cgroup, runtime.cgroup_manager); !st.ok()) {
+      return KeyError(StrCat("crio.runtime.runtimes.", name, ".monitor_cgroup"), ToStd(st.message()));
+    }
   }
   if (!runtimes.contains(runtime.default_runtime)) {
     return KeyError("crio.runtime.default_runtime",

@@ -19,6 +19,7 @@
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/image_lookup.h"
+#include "server/monitor_settings.h"
 #include "server/seccomp_choice.h"
 
 namespace cricket::server {
@@ -172,7 +173,9 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   RETURN_IF_ERROR(WriteFileAtomic(JoinPath(c.bundle, "config.json"), oci::SerializeSpec(spec), 0600));
 
   conmon::MonitorOptions mo;
-  mo.conmon_path = helpers_.conmon;
+  RETURN_IF_ERROR(ApplyMonitorSettings(*cfg, c.runtime_handler, HostCgroupLayout(), sb.cgroup_parent, c.id,
+                                       helpers_.conmon, &mo));
+  absl::Cleanup remove_monitor_cgroup = [&] { (void)RemoveMonitorCgroup(sb.cgroup_parent, c.id); };
   mo.config.id = c.id;
   mo.config.runtime_root = rt->options().root;
   mo.config.systemd_cgroup = rt->options().systemd_cgroup;
@@ -187,7 +190,6 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   mo.config.stdin = config.stdin();
   mo.config.stdin_once = config.stdin_once();
   mo.config.log_level = cfg->runtime.log_level;
-  mo.env = cfg->runtime.conmon_env;
   mo.diagnostics_log = JoinPath(c.bundle, "conmon.log");
   auto monitor = conmon::SpawnMonitor(mo);
   if (!monitor.ok()) {
@@ -209,6 +211,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
     container->committed = true;
   }
   std::move(remove_bundle).Cancel();
+  std::move(remove_monitor_cgroup).Cancel();
   std::move(remove_rootfs).Cancel();
   std::move(unreserve).Cancel();
   log::Info("container", "created", {{"id", c.id}, {"name", c.name}, {"sandbox", c.sandbox_id}});
@@ -263,7 +266,10 @@ absl::Status CriRuntime::StopContainerLocked(Container& container, int64_t timeo
     if (wait(absl::Seconds(timeout_seconds))) return absl::OkStatus();
   }
   (void)rt->Kill(c.id, SIGKILL, /*all=*/true);
-  if (wait(absl::Seconds(10))) return absl::OkStatus();
+  // [crio.runtime] ctr_stop_timeout: how long a killed container may still be seen running before the
+  // stop is an error (a process in uninterruptible sleep, a monitor that does not report).
+  if (wait(absl::Seconds(std::max<int64_t>(1, config_.Get()->runtime.ctr_stop_timeout))))
+    return absl::OkStatus();
   // No exit record: the monitor is gone. Settle the state from the process itself.
   auto fd = sys::PidFd::OpenIdentity({c.pid, c.start_time});
   if (fd.ok() && !fd->Exited()) {
@@ -303,6 +309,7 @@ absl::Status CriRuntime::RemoveContainerLocked(Container& container) {
     if (!socket.empty()) RETURN_IF_ERROR(RemoveAll(socket));
   }
   RETURN_IF_ERROR(RemoveAll(c.bundle));
+  RETURN_IF_ERROR(RemoveMonitorCgroup(SandboxCgroupParent(c.sandbox_id), c.id));
   RETURN_IF_ERROR(state_.Delete(c));
   {
     absl::MutexLock l(&container.mu);

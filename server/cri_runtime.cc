@@ -16,6 +16,7 @@
 #include "lib/common/time_util.h"
 #include "lib/oci/capabilities.h"
 #include "lib/sys/pidfd.h"
+#include "server/monitor_settings.h"
 
 namespace cricket::server {
 
@@ -132,6 +133,21 @@ absl::StatusOr<runtime::Runtime*> CriRuntime::RuntimeFor(const std::string& hand
     return absl::InvalidArgumentError(StrCat("runtime handler \"", handler, "\" is not configured"));
   }
   return it->second.get();
+}
+
+const cgroups::Layout* CriRuntime::HostCgroupLayout() const {
+  return host_.cgroup_layout ? &*host_.cgroup_layout : nullptr;
+}
+
+std::string CriRuntime::SandboxCgroupParent(const std::string& id) {
+  auto sandbox = state_.FindSandbox(id);
+  return sandbox.ok() ? (*sandbox)->Snapshot().cgroup_parent : "";
+}
+
+absl::Status CriRuntime::RemoveMonitorCgroup(const std::string& cgroup_parent, const std::string& id) const {
+  if (!host_.cgroup_layout) return absl::OkStatus();
+  return RemovePodMonitorCgroup(*host_.cgroup_layout, config_.Get()->runtime.cgroup_manager, cgroup_parent,
+                                id);
 }
 
 std::string CriRuntime::ContainerRunDir(const std::string& id) const {

@@ -123,6 +123,11 @@ class CriRuntime {
   absl::StatusOr<runtime::Runtime*> RuntimeFor(const std::string& handler);
   std::string ContainerRunDir(const std::string& id) const;
   std::string SocketBase(const std::string& id) const;
+  const cgroups::Layout* HostCgroupLayout() const;
+  // The cgroup parent of sandbox `id`, "" when it is unknown or has none.
+  std::string SandboxCgroupParent(const std::string& id);
+  // Removes the per-container ("pod") monitor cgroup of `id`, if any (monitor_settings.h).
+  absl::Status RemoveMonitorCgroup(const std::string& cgroup_parent, const std::string& id) const;
 
   // sandbox_ops.cc
   absl::Status StopSandboxLocked(Sandbox& sandbox) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sandbox.op_mu);

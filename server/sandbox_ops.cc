@@ -18,6 +18,7 @@
 #include "lib/sys/pidfd.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
+#include "server/monitor_settings.h"
 #include "server/pod_files.h"
 
 namespace cricket::server {
@@ -158,7 +159,9 @@ absl::Status CriRuntime::StartInfra(SandboxRecord& s, const Config& cfg) {
   RETURN_IF_ERROR(MkdirAll(bundle, 0700));
   RETURN_IF_ERROR(WriteFileAtomic(JoinPath(bundle, "config.json"), oci::SerializeSpec(spec), 0600));
   conmon::MonitorOptions mo;
-  mo.conmon_path = helpers_.conmon;
+  RETURN_IF_ERROR(ApplyMonitorSettings(cfg, s.runtime_handler, HostCgroupLayout(), s.cgroup_parent, s.id,
+                                       helpers_.conmon, &mo));
+  absl::Cleanup remove_monitor_cgroup = [&] { (void)RemoveMonitorCgroup(s.cgroup_parent, s.id); };
   mo.config.id = s.id;
   mo.config.runtime_root = rt->options().root;
   mo.config.systemd_cgroup = rt->options().systemd_cgroup;
@@ -169,7 +172,6 @@ absl::Status CriRuntime::StartInfra(SandboxRecord& s, const Config& cfg) {
   mo.config.attach_socket = SocketBase(s.id) + ".attach";
   mo.config.control_socket = SocketBase(s.id) + ".ctl";
   mo.config.log_level = cfg.runtime.log_level;
-  mo.env = cfg.runtime.conmon_env;
   mo.diagnostics_log = JoinPath(bundle, "conmon.log");
   auto monitor = conmon::SpawnMonitor(mo);
   if (!monitor.ok()) {
@@ -184,6 +186,7 @@ absl::Status CriRuntime::StartInfra(SandboxRecord& s, const Config& cfg) {
     (void)rt->Delete(s.id, /*force=*/true);
     return Annotate(st, "start the infra container");
   }
+  std::move(remove_monitor_cgroup).Cancel();
   return absl::OkStatus();
 }
 
@@ -268,6 +271,7 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   absl::Cleanup kill_infra = [&] {
     if (auto r = RuntimeFor(s.runtime_handler); r.ok()) (void)(*r)->Delete(s.id, /*force=*/true);
     (void)RemoveAll(ContainerRunDir(s.id));
+    (void)RemoveMonitorCgroup(s.cgroup_parent, s.id);
   };
   s.state = SandboxState::kReady;
   RETURN_IF_ERROR(state_.Save(s));
@@ -353,6 +357,7 @@ absl::Status CriRuntime::RemovePodSandbox(const std::string& id) {
   RETURN_IF_ERROR(RemoveAll(SocketBase(s.id) + ".ctl"));
   RETURN_IF_ERROR(RemoveAll(ContainerRunDir(s.id)));
   RETURN_IF_ERROR(RemoveAll(s.run_dir));
+  RETURN_IF_ERROR(RemoveMonitorCgroup(s.cgroup_parent, s.id));
   RETURN_IF_ERROR(state_.Delete(s));
   {
     absl::MutexLock l(&sandbox.mu);

@@ -557,6 +557,44 @@ TEST_F(PodE2eTest, UpdateContainerResourcesChangesTheCgroup) {
   EXPECT_EQ(status.resources().linux().cpu_shares(), 1024);
 }
 
+// [crio.runtime] conmon_cgroup = "pod": each monitor is charged to its pod, in a leaf of the pod's cgroup
+// parent, and that leaf goes with the container.
+TEST_F(PodE2eTest, MonitorsJoinALeafOfThePodsCgroupWhenConmonCgroupIsPod) {
+  ASSERT_TRUE(daemon().Stop(SIGTERM).ok());
+  set_extra_daemon_config("\n[crio.runtime]\nconmon_cgroup = \"pod\"\n");
+  StartDaemon();
+  v1::PodSandboxConfig pod = PodConfig("monitors");
+  std::string pod_id = MustRunPod(pod);
+  ASSERT_FALSE(pod_id.empty());
+  std::string id = MustRunContainer(pod_id, pod, ContainerConfig("main", {"sleep", "1000"}));
+  ASSERT_FALSE(id.empty());
+  std::string stat = ReadFile(StrCat("/proc/", ContainerPid(id), "/stat")).value_or("");
+  std::vector<std::string_view> fields = Split(std::string_view(stat).substr(stat.rfind(')') + 2), ' ');
+  ASSERT_GT(fields.size(), 2u) << stat;
+  std::string monitor = std::string(fields[1]);  // ppid: the container's monitor
+  EXPECT_EQ(ReadFile(StrCat("/proc/", monitor, "/comm")).value_or(""), "cricket-conmon\n");
+  std::string leaf = StrCat(cgroup_parent(), "/cricket-conmon-", id);
+  std::string cgroups = ReadFile(StrCat("/proc/", monitor, "/cgroup")).value_or("");
+  ASSERT_FALSE(cgroups.empty());
+  for (std::string_view line : Split(cgroups, '\n')) {
+    if (line.empty()) continue;
+    EXPECT_TRUE(line.ends_with(StrCat(":", leaf))) << line;  // every hierarchy: the pod's leaf
+  }
+  auto leaf_dirs = [&] {
+    Leftovers out;
+    for (const std::string& d : CgroupsLeft()) {
+      if (d.find("/cricket-conmon-" + id) != std::string::npos) out.push_back(d);
+    }
+    return out;
+  };
+  EXPECT_FALSE(leaf_dirs().empty());
+  ASSERT_TRUE(RemoveContainer(id).ok());
+  EXPECT_EQ(leaf_dirs(), Leftovers{});
+  ASSERT_TRUE(StopPod(pod_id).ok());
+  ASSERT_TRUE(RemovePod(pod_id).ok());
+  EXPECT_EQ(AllLeft(), Leftovers{});
+}
+
 TEST_F(PodE2eTest, ListFilters) {
   v1::PodSandboxConfig pod_a = PodConfig("list-a");
   (*pod_a.mutable_labels())["group"] = "a";

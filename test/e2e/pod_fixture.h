@@ -53,6 +53,8 @@ class PodE2eTest : public ::testing::Test {
   // ---- the daemon
   void StartDaemon();  // (again) with the test's config; fails the test when it does not answer
   void KillDaemon();   // SIGKILL, as a crash would
+  // TOML appended to the daemon's drop-in at its next StartDaemon().
+  void set_extra_daemon_config(std::string toml) { extra_daemon_config_ = std::move(toml); }
   TestDaemon& daemon() { return daemon_; }
   v1::RuntimeService::Stub& rt() { return *rt_; }
 
@@ -131,6 +133,7 @@ class PodE2eTest : public ::testing::Test {
   void CleanUpHost();  // last-resort cleanup after a failed test: never needed when cricketd works
 
   TestDaemon daemon_;
+  std::string extra_daemon_config_;
   std::unique_ptr<v1::RuntimeService::Stub> rt_;
   std::unique_ptr<v1::ImageService::Stub> images_;
   std::optional<sys::FileLock> slot_lock_;
