@@ -49,7 +49,8 @@ const FieldSpec<RootSection> kRootFields[] = {
     {"runroot", &RootSection::runroot, kRestart,
      "Directory of runtime state (tmpfs): monitors, exit files, pinned namespaces."},
     {"storage_driver", &RootSection::storage_driver, kRestart, "Storage driver; only \"overlay\"."},
-    {"storage_option", &RootSection::storage_option, kRestart, "Storage driver options."},
+    {"storage_option", &RootSection::storage_option, kRestart,
+     "Accepted for crio.conf compatibility; no effect (warned about when set)."},
     {"log_dir", &RootSection::log_dir, kRestart,
      "Default directory of container logs when a pod sets no log_directory."},
 };
@@ -133,7 +134,7 @@ const FieldSpec<RuntimeHandler> kHandlerFields[] = {
     {"monitor_env", &RuntimeHandler::monitor_env, kRestart,
      "Environment of this handler's monitors, added to [crio.runtime] conmon_env."},
     {"allowed_annotations", &RuntimeHandler::allowed_annotations, kRestart,
-     "Annotations this handler may act on."},
+     "Accepted for crio.conf compatibility; no effect (warned about when set)."},
     {"privileged_without_host_devices", &RuntimeHandler::privileged_without_host_devices, kRestart,
      "Privileged containers do not get the host's devices."},
 };
@@ -143,10 +144,11 @@ const FieldSpec<ImageSection> kImageFields[] = {
     {"global_auth_file", &ImageSection::global_auth_file, kReload,
      "auth.json with registry credentials used when a pull carries none."},
     {"pause_image", &ImageSection::pause_image, kReload,
-     "Infra container image; empty: cricket's built-in pause, nothing is pulled."},
+     "Accepted for crio.conf compatibility; no effect (warned about when set): the infra is built in."},
     {"pause_image_auth_file", &ImageSection::pause_image_auth_file, kReload,
-     "auth.json for pulling pause_image."},
-    {"pause_command", &ImageSection::pause_command, kReload, "Command of pause_image."},
+     "Accepted for crio.conf compatibility; no effect (warned about when set)."},
+    {"pause_command", &ImageSection::pause_command, kReload,
+     "Accepted for crio.conf compatibility; no effect (warned about when set)."},
     {"pinned_images", &ImageSection::pinned_images, kReload,
      "Images reported as pinned (kubelet never garbage-collects them); trailing * matches a prefix."},
     {"insecure_registries", &ImageSection::insecure_registries, kReload,
@@ -154,7 +156,8 @@ const FieldSpec<ImageSection> kImageFields[] = {
     {"image_volumes", &ImageSection::image_volumes, kReload,
      "Image VOLUMEs: \"mkdir\", \"bind\" or \"ignore\"."},
     {"big_files_temporary_dir", &ImageSection::big_files_temporary_dir, kReload,
-     "Directory for temporary pull files; empty: inside the storage root."},
+     "Accepted for crio.conf compatibility; no effect (warned about when set): layers stream into the "
+     "store."},
     {"registries_conf", &ImageSection::registries_conf, kReload, "registries.conf (v2) path."},
     {"registries_conf_dir", &ImageSection::registries_conf_dir, kReload,
      "Directory of registries.conf drop-ins."},
@@ -332,6 +335,36 @@ struct Reader {
   }
 };
 
+// crio.conf keys cricket accepts so that a CRI-O node config can be pointed at it, but that have nothing to
+// act on here: each is warned about, with the reason, when a file sets it (never silently dropped).
+struct NoEffectKey {
+  std::string_view table;  // "crio", "crio.runtime" or "crio.image"
+  std::string_view key;
+  std::string_view why;
+  std::string_view default_value = "";
+};
+constexpr NoEffectKey kNoEffectKeys[] = {
+    {"crio", "storage_option",
+     "cricket's overlay store takes no containers-storage options (overlay mount options, mount programs)"},
+    {"crio.image", "pause_image", "cricket runs its built-in infra process; no pause image is pulled or run"},
+    {"crio.image", "pause_image_auth_file", "no pause image is pulled (built-in infra process)"},
+    {"crio.image", "pause_command", "no pause image is run (built-in infra process)", "/pause"},
+    {"crio.image", "big_files_temporary_dir",
+     "pulls stream each layer into the store; no temporary blob files are written"},
+};
+
+void WarnNoEffect(const Reader& r, const toml::table* crio, const toml::table* runtime,
+                  const toml::table* image) {
+  for (const NoEffectKey& k : kNoEffectKeys) {
+    const toml::table* t = k.table == "crio" ? crio : k.table == "crio.image" ? image : runtime;
+    const toml::node* n = t == nullptr ? nullptr : t->get(k.key);
+    if (n == nullptr) continue;
+    // Left at its default (empty, or what `cricketd config` prints), it asks for nothing.
+    bool set = n->is_array() ? !n->as_array()->empty() : n->value_or(std::string()) != k.default_value;
+    if (set) r.Warn(*n, StrCat(k.table, ".", k.key, " has no effect: ", k.why));
+  }
+}
+
 absl::Status ApplyTable(const toml::table& doc, const Reader& r, Config& config) {
   for (auto&& [k, node] : doc) {
     if (k.str() != "crio") r.Warn(node, StrCat("unknown table ", k.str(), " (ignored)"));
@@ -366,11 +399,17 @@ absl::Status ApplyTable(const toml::table& doc, const Reader& r, Config& config)
           r.Warn(hnode, StrCat(table, ".runtime_path = \"", handler.runtime_path,
                                "\" is not executed: cricket embeds its OCI runtime"));
         }
+        if (!handler.allowed_annotations.empty()) {
+          r.Warn(hnode, StrCat(table,
+                               ".allowed_annotations has no effect: cricket acts on no annotation that "
+                               "a handler must allow"));
+        }
       }
     }
   }
   ASSIGN_OR_RETURN(const toml::table* image, sub("image"));
   if (image) RETURN_IF_ERROR(r.ReadSection(*image, "crio.image", std::span(kImageFields), config.image, {}));
+  WarnNoEffect(r, crio, runtime, image);
   ASSIGN_OR_RETURN(const toml::table* network, sub("network"));
   if (network) {
     RETURN_IF_ERROR(r.ReadSection(*network, "crio.network", std::span(kNetworkFields), config.network, {}));

@@ -117,6 +117,10 @@ enable_tracing = false
   EXPECT_NE(all.find("cricket.conf:3: unknown key crio.version_file"), std::string::npos) << all;
   EXPECT_NE(all.find("unknown table crio.tracing"), std::string::npos) << all;
   EXPECT_NE(all.find("runtime_path = \"/usr/bin/crun\" is not executed"), std::string::npos) << all;
+  EXPECT_NE(
+      all.find("cricket.conf:19: crio.image.pause_image has no effect: cricket runs its built-in infra"),
+      std::string::npos)
+      << all;
 }
 
 TEST_F(ConfigTest, MalformedTomlNamesFileAndLine) {
