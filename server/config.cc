@@ -114,7 +114,9 @@ const FieldSpec<RuntimeSection> kRuntimeFields[] = {
      "Directory of attach sockets; empty: <runroot>/attach."},
     {"namespaces_dir", &RuntimeSection::namespaces_dir, kRestart,
      "Directory of pinned namespaces; empty: <runroot>/ns."},
-    {"hooks_dir", &RuntimeSection::hooks_dir, kReload, "Directories of OCI hook definitions."},
+    {"hooks_dir", &RuntimeSection::hooks_dir, kReload,
+     "Directories of OCI hook definitions (oci-hooks(5) 1.0.0), in increasing precedence; re-read when they "
+     "change."},
     {"device_ownership_from_security_context", &RuntimeSection::device_ownership_from_security_context,
      kReload, "Give devices the container's run_as_user/run_as_group ownership."},
     {"absent_mount_sources_to_reject", &RuntimeSection::absent_mount_sources_to_reject, kReload,
@@ -603,6 +605,7 @@ absl::Status RuntimeSection::Validate() const {
   RETURN_IF_ERROR(
       RequireAbsoluteOrEmpty("crio.runtime.container_attach_socket_dir", container_attach_socket_dir));
   RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.runtime.namespaces_dir", namespaces_dir));
+  for (const std::string& d : hooks_dir) RETURN_IF_ERROR(RequireAbsolute("crio.runtime.hooks_dir", d));
   return absl::OkStatus();
 }
 

@@ -167,6 +167,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
     }
   }
   ASSIGN_OR_RETURN(oci::Spec spec, BuildContainerSpec(in));
+  RETURN_IF_ERROR(InjectConfiguredHooks(cfg->runtime.hooks_dir, c.id, &spec));
 
   RETURN_IF_ERROR(MkdirAll(c.bundle, 0700));
   absl::Cleanup remove_bundle = [&] { (void)RemoveAll(c.bundle); };
@@ -216,6 +217,21 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   std::move(unreserve).Cancel();
   log::Info("container", "created", {{"id", c.id}, {"name", c.name}, {"sandbox", c.sandbox_id}});
   return c.id;
+}
+
+absl::Status CriRuntime::InjectConfiguredHooks(const std::vector<std::string>& dirs, const std::string& id,
+                                               oci::Spec* spec) {
+  auto definitions = hooks_.Get(dirs);
+  if (!definitions.ok()) {
+    // Not the request's fault: the node's hook definitions are broken, and a container that needs one
+    // must not start without it.
+    return absl::FailedPreconditionError(
+        StrCat("crio.runtime.hooks_dir: ", ToStd(definitions.status().message())));
+  }
+  for (const std::string& file : oci::InjectHooks(**definitions, spec)) {
+    log::Info("container", "hook injected", {{"id", id}, {"definition", file}});
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CriRuntime::StartContainer(const std::string& id) {

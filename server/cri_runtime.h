@@ -18,6 +18,7 @@
 #include "cni/manager.h"
 #include "conmon/exit_watcher.h"
 #include "lib/common/unique_fd.h"
+#include "lib/oci/hooks_dir.h"
 #include "lib/oci/seccomp_profile.h"
 #include "lib/runtime/cgroups/layout.h"
 #include "lib/runtime/runtime.h"
@@ -134,6 +135,8 @@ class CriRuntime {
   absl::Status StartInfra(SandboxRecord& s, const Config& cfg);
 
   // container_ops.cc
+  absl::Status InjectConfiguredHooks(const std::vector<std::string>& dirs, const std::string& id,
+                                     oci::Spec* spec);
   absl::Status StopContainerLocked(Container& c, int64_t timeout_seconds)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.op_mu);
   absl::Status RemoveContainerLocked(Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.op_mu);
@@ -148,6 +151,7 @@ class CriRuntime {
   std::unique_ptr<cni::Manager> cni_;
   std::map<std::string, std::unique_ptr<runtime::Runtime>> runtimes_;  // by handler name
   std::string infra_rootfs_;
+  oci::HooksDirCache hooks_;    // [crio.runtime] hooks_dir
   friend class StatsCollector;  // stats_ops.cc
   CpuRateTracker cpu_rates_;    // the previous CPU reading of each container and pod
 

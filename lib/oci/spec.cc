@@ -192,14 +192,6 @@ absl::Status ReadProcess(const Json& v, const std::string& path, Process* out) {
 
 // ----- hooks
 
-absl::Status ReadHook(const Json& v, const std::string& path, Hook* out) {
-  ASSIGN_OR_RETURN(Object o, Object::Of(v, path));
-  RETURN_IF_ERROR(o.Req("path", &out->path));
-  RETURN_IF_ERROR(o.OptArray("args", &out->args));
-  RETURN_IF_ERROR(o.OptArray("env", &out->env));
-  return o.Opt("timeout", &out->timeout);
-}
-
 absl::Status ReadHooks(const Json& v, const std::string& path, Hooks* out) {
   ASSIGN_OR_RETURN(Object o, Object::Of(v, path));
   RETURN_IF_ERROR(o.OptArray("prestart", &out->prestart, ReadHook));
@@ -420,6 +412,14 @@ absl::Status ReadLinux(const Json& v, const std::string& path, Linux* out) {
 }
 
 }  // namespace
+
+absl::Status ReadHook(const nlohmann::json& v, const std::string& path, Hook* out) {
+  ASSIGN_OR_RETURN(Object o, Object::Of(v, path));
+  RETURN_IF_ERROR(o.Req("path", &out->path));
+  RETURN_IF_ERROR(o.OptArray("args", &out->args));
+  RETURN_IF_ERROR(o.OptArray("env", &out->env));
+  return o.Opt("timeout", &out->timeout);
+}
 
 std::string_view NamespaceTypeName(NamespaceType type) { return NameOf(kNamespaceNames, type); }
 std::optional<NamespaceType> ParseNamespaceType(std::string_view name) {

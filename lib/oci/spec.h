@@ -449,6 +449,8 @@ struct Spec {
 // Parsing and serialization. Parse* never throw; errors are InvalidArgument naming the JSON path.
 
 absl::StatusOr<Spec> ParseSpec(const nlohmann::json& json);
+// One hook object as config.json holds it (path, args, env, timeout); errors name `path` (the JSON path).
+absl::Status ReadHook(const nlohmann::json& value, const std::string& path, Hook* out);
 // Parses JSON text; `what` names the source in errors ("/bundle/config.json").
 absl::StatusOr<Spec> ParseSpecText(std::string_view text, std::string_view what = "config.json");
 // Reads `<bundle_dir>/config.json`, parses it and runs ValidateSpec. Errors start with the file path.

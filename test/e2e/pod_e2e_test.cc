@@ -595,6 +595,53 @@ TEST_F(PodE2eTest, MonitorsJoinALeafOfThePodsCgroupWhenConmonCgroupIsPod) {
   EXPECT_EQ(AllLeft(), Leftovers{});
 }
 
+// [crio.runtime] hooks_dir: a hook definition (oci-hooks(5)) is injected into the containers its `when`
+// matches, and the runtime runs it at its stage with the container's state on stdin.
+TEST_F(PodE2eTest, HookDefinitionsFromHooksDirRunForMatchingContainers) {
+  std::string hooks = daemon().dir() + "/hooks.d";
+  std::string out = daemon().dir() + "/hook-out";
+  ASSERT_TRUE(MkdirAll(hooks).ok());
+  ASSERT_TRUE(MkdirAll(out).ok());
+  // createRuntime: the state JSON names the container; the hook saves it under the container's id.
+  std::string script = StrCat(
+      "#!/bin/sh\nstate=$(cat)\nid=$(echo \"$state\" | sed 's/.*\"id\": *\"\\([0-9a-f]*\\)\".*/\\1/')\n",
+      "echo \"$1 $state\" > ", out, "/$id\n");
+  ASSERT_TRUE(WriteFileAtomic(hooks + "/record.sh", script, 0755).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(hooks + "/10-record.json", StrCat(R"({"version": "1.0.0", "hook": {"path": ")", hooks,
+                                                        R"(/record.sh", "args": ["record.sh", "created"]},
+                                        "when": {"annotations": {"^example\\.com/record$": "^yes$"}},
+                                        "stages": ["createRuntime"]})"))
+          .ok());
+  ASSERT_TRUE(daemon().Stop(SIGTERM).ok());
+  set_extra_daemon_config(StrCat("\n[crio.runtime]\nhooks_dir = [\"", hooks, "\"]\n"));
+  StartDaemon();
+  v1::PodSandboxConfig pod = PodConfig("hooks");
+  std::string pod_id = MustRunPod(pod);
+  ASSERT_FALSE(pod_id.empty());
+  v1::ContainerConfig with = ContainerConfig("with", {"sleep", "1000"});
+  (*with.mutable_annotations())["example.com/record"] = "yes";
+  std::string recorded = MustRunContainer(pod_id, pod, with);
+  std::string plain = MustRunContainer(pod_id, pod, ContainerConfig("plain", {"sleep", "1000"}));
+  ASSERT_FALSE(recorded.empty() || plain.empty());
+  std::string line = ReadFile(StrCat(out, "/", recorded)).value_or("");
+  EXPECT_TRUE(line.starts_with("created {")) << line;
+  EXPECT_NE(line.find(recorded), std::string::npos) << line;
+  EXPECT_FALSE(PathExists(StrCat(out, "/", plain)));
+
+  // A broken definition refuses new containers, naming the file, until it is mended.
+  ASSERT_TRUE(WriteFileAtomic(hooks + "/20-broken.json", "{\"version\": \"1.0.0\"}").ok());
+  std::string id;
+  grpc::Status st = CreateContainer(pod_id, pod, ContainerConfig("refused", {"sleep", "1000"}), &id);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(st.error_message().find("20-broken.json"), std::string::npos) << st.error_message();
+  ASSERT_TRUE(RemoveAll(hooks + "/20-broken.json").ok());
+  EXPECT_FALSE(MustRunContainer(pod_id, pod, ContainerConfig("after", {"sleep", "1000"})).empty());
+  ASSERT_TRUE(StopPod(pod_id).ok());
+  ASSERT_TRUE(RemovePod(pod_id).ok());
+  EXPECT_EQ(AllLeft(), Leftovers{});
+}
+
 TEST_F(PodE2eTest, ListFilters) {
   v1::PodSandboxConfig pod_a = PodConfig("list-a");
   (*pod_a.mutable_labels())["group"] = "a";
