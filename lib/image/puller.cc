@@ -64,6 +64,13 @@ absl::StatusOr<PullResult> Puller::Pull(const PullPolicy& policy, std::string_vi
     return clients_->Get(source.reference.domain(), source.insecure, creds);
   };
   ASSIGN_OR_RETURN(ResolvedPull resolved, ResolveFromSources(candidates, client_for, policy.platform, ctx));
+  if (policy.verify) {
+    absl::Status verified = policy.verify(resolved, ctx);
+    if (!verified.ok()) {
+      log::Info(kComponent, "pull refused", {{"image", image}, {"error", verified}});
+      return verified;
+    }
+  }
   const Reference& name = resolved.candidate.name;
   const ResolvedImage& img = resolved.image;
 

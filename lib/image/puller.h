@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "lib/image/auth.h"
 #include "lib/image/http_transport.h"
+#include "lib/image/image_source.h"
 #include "lib/image/platform.h"
 #include "lib/image/registries_conf.h"
 #include "lib/image/registry_client.h"
@@ -41,6 +43,10 @@ struct PullPolicy {
   Platform platform = HostPlatform();
   int max_parallel_downloads = 6;          // layers downloaded and extracted at the same time (≥ 1)
   size_t pipe_capacity = size_t{1} << 20;  // bytes buffered between a download and its extraction
+  // Called once the manifest the reference names is resolved and its digest verified, before any
+  // layer is fetched or anything stored: an error (PermissionDenied for a signature policy refusal)
+  // ends the pull. cricketd and cricket-image set it to the signature policy (lib/image/policy).
+  std::function<absl::Status(const ResolvedPull&, const CallContext&)> verify;
 };
 
 struct PullResult {
