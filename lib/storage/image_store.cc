@@ -105,9 +105,11 @@ absl::StatusOr<ImageInfo> Store::PutImage(const NewImage& image) {
   std::string manifest_digest = image.manifest.empty() ? "" : Digest::Sha256Of(image.manifest).ToString();
 
   absl::MutexLock l(&mu_);
+  // Blobs are written inside the transaction (see RemoveUnreferencedBlobsLocked); a crash before the
+  // commit leaves unreferenced blob files, removed at the next open.
+  ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*db_));
   RETURN_IF_ERROR(WriteBlobLocked(image.config));
   if (!image.manifest.empty()) RETURN_IF_ERROR(WriteBlobLocked(image.manifest));
-  ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*db_));
   int64_t layer_bytes = 0;
   for (size_t i = 0; i < chain.size(); ++i) {
     ASSIGN_OR_RETURN(Statement q, db_->Prepare("SELECT tar_size FROM layers WHERE chain_id = ?"));

@@ -105,6 +105,7 @@ LayerLease& LayerLease::operator=(LayerLease&& o) noexcept {
     if (store_ != nullptr) store_->ReleaseLease(info_.chain_id);
     store_ = std::exchange(o.store_, nullptr);
     info_ = std::move(o.info_);
+    lock_ = std::move(o.lock_);
   }
   return *this;
 }
@@ -119,11 +120,13 @@ LayerClaim::LayerClaim(LayerClaim&& o) noexcept
       parent_(std::move(o.parent_)),
       diff_id_(std::move(o.diff_id_)),
       lease_(std::move(o.lease_)),
-      owner_(std::exchange(o.owner_, false)) {
+      owner_(std::exchange(o.owner_, false)),
+      lock_(std::move(o.lock_)) {
   o.lease_.reset();
 }
 
 LayerClaim::~LayerClaim() {
+  lock_.reset();  // before waking a waiter of this process, which then takes the lock file
   if (owner_) store_->EndClaim(chain_id_);
 }
 
@@ -132,6 +135,7 @@ absl::StatusOr<LayerLease> LayerClaim::Apply(ByteSource& tar) {
     return absl::FailedPreconditionError(StrCat("layer ", chain_id_, " is stored or already applied"));
   absl::StatusOr<LayerLease> lease = store_->ApplyClaimed(*this, tar);
   owner_ = false;
+  lock_.reset();  // the lease keeps its own reference when the layer was stored
   store_->EndClaim(chain_id_);
   return lease;
 }
@@ -163,6 +167,9 @@ std::string Store::BlobPath(std::string_view digest) const {
   return Path(StrCat("blobs/sha256/", HexOf(digest)));
 }
 std::string Store::ContainerDir(std::string_view id) const { return Path(StrCat("overlay-containers/", id)); }
+std::string Store::LayerLockPath(std::string_view chain_id) const {
+  return Path(StrCat("locks/", HexOf(chain_id)));
+}
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.root.empty() || options.root[0] != '/') {
@@ -179,14 +186,27 @@ Store::Store(const StoreOptions& options) : options_(options) {}
 Store::~Store() = default;
 
 absl::Status Store::Init() {
-  for (std::string_view d : {"", "blobs/sha256", "overlay/l", "overlay/empty", "overlay-containers", "tmp"}) {
+  for (std::string_view d :
+       {"", "blobs/sha256", "overlay/l", "overlay/empty", "overlay-containers", "tmp", "locks"}) {
     RETURN_IF_ERROR(MkdirAll(d.empty() ? options_.root : Path(d), 0700));
   }
   // Lower layers are reached through overlay/l; the directories above them need only be searchable.
   if (::chmod(Path("overlay").c_str(), 0711) != 0) return ErrnoError("chmod", Path("overlay"));
   if (::chmod(Path("overlay/empty").c_str(), 0755) != 0) return ErrnoError("chmod", Path("overlay/empty"));
-  ASSIGN_OR_RETURN(sys::FileLock lock, sys::FileLock::TryAcquire(Path("storage.lock")));
-  lock_.emplace(std::move(lock));
+  if (!options_.shared) {
+    ASSIGN_OR_RETURN(sys::FileLock lock, sys::FileLock::TryAcquire(Path("storage.lock")));
+    lock_.emplace(std::move(lock));
+    ASSIGN_OR_RETURN(std::optional<sys::OfdLock> sole,
+                     sys::OfdLock::Acquire(Path("users.lock"), sys::OfdLock::Mode::kExclusive, false));
+    sole_user_at_open_ = sole.has_value();
+    if (sole) users_lock_.emplace(*std::move(sole));
+  }
+  if (!users_lock_) {
+    // Waits while a daemon's open holds it exclusive for its recovery.
+    ASSIGN_OR_RETURN(std::optional<sys::OfdLock> shared,
+                     sys::OfdLock::Acquire(Path("users.lock"), sys::OfdLock::Mode::kShared, true));
+    users_lock_.emplace(*std::move(shared));
+  }
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(db_, Database::Open(Path("storage.db")));
   return db_->Exec(kSchema);
@@ -211,6 +231,18 @@ void Store::EmptyTrash(const std::vector<std::string>& trash) {
 }
 
 absl::Status Store::Recover() {
+  if (options_.shared) return absl::OkStatus();  // the daemon recovers; a tool must not sweep its work
+  if (!sole_user_at_open_) {
+    // A tool is copying into the store: its staging directories and layers between apply and
+    // PutImage look like leftovers. Only container records are recovered now; the rest at a later open.
+    log::Info(kComponent, "another process has the store open; leftover sweep deferred to the next start");
+    absl::MutexLock l(&mu_);
+    return RecoverContainersLocked();
+  }
+  absl::Cleanup share = [this] {
+    absl::Status s = users_lock_->Downgrade();
+    if (!s.ok()) log::Warn(kComponent, "cannot share the store with tools", {{"error", s}});
+  };
   std::vector<std::string> trash;
   {
     absl::MutexLock l(&mu_);
@@ -312,15 +344,39 @@ absl::StatusOr<LayerClaim> Store::ClaimLayer(std::string_view parent_chain_id, s
   }
   LayerClaim claim(this, ChainId(parent_chain_id, diff_id), std::string(parent_chain_id),
                    std::string(diff_id));
-  absl::MutexLock l(&mu_);
-  while (in_progress_.contains(claim.chain_id_)) claims_cv_.Wait(&mu_);
-  ASSIGN_OR_RETURN(std::optional<LayerInfo> info, LoadLayerLocked(claim.chain_id_));
-  if (info) {
-    leases_[claim.chain_id_]++;
-    claim.lease_.emplace(LayerLease(this, std::move(*info)));
-  } else {
+  {
+    // One claim per chain id in this process; the layer's lock file orders processes.
+    absl::MutexLock l(&mu_);
+    while (in_progress_.contains(claim.chain_id_)) claims_cv_.Wait(&mu_);
     in_progress_.insert(claim.chain_id_);
-    claim.owner_ = true;
+  }
+  claim.owner_ = true;  // released by ~LayerClaim unless the layer turns out to be stored
+  auto lease_if_stored = [&]() -> absl::StatusOr<bool> {
+    absl::MutexLock l(&mu_);
+    ASSIGN_OR_RETURN(std::optional<LayerInfo> info, LoadLayerLocked(claim.chain_id_));
+    if (!info) return false;
+    leases_[claim.chain_id_]++;
+    claim.lease_.emplace(LayerLease(this, std::move(*info), claim.lock_));
+    return true;
+  };
+  using Mode = sys::OfdLock::Mode;
+  std::string lock_path = LayerLockPath(claim.chain_id_);
+  // Shared first: a stored layer is leased without waiting for anyone but a deleter.
+  ASSIGN_OR_RETURN(std::optional<sys::OfdLock> shared, sys::OfdLock::Acquire(lock_path, Mode::kShared, true));
+  claim.lock_ = std::make_shared<sys::OfdLock>(*std::move(shared));
+  ASSIGN_OR_RETURN(bool stored, lease_if_stored());
+  if (!stored) {
+    // Not stored: take it exclusive (waiting for another process applying it), then look again.
+    claim.lock_.reset();
+    ASSIGN_OR_RETURN(std::optional<sys::OfdLock> exclusive,
+                     sys::OfdLock::Acquire(lock_path, Mode::kExclusive, true));
+    claim.lock_ = std::make_shared<sys::OfdLock>(*std::move(exclusive));
+    ASSIGN_OR_RETURN(stored, lease_if_stored());
+    if (stored) RETURN_IF_ERROR(claim.lock_->Downgrade());
+  }
+  if (stored) {
+    claim.owner_ = false;
+    EndClaim(claim.chain_id_);
   }
   return claim;
 }
@@ -389,17 +445,21 @@ absl::StatusOr<LayerLease> Store::CommitLayer(const LayerClaim& claim, const std
   RETURN_IF_ERROR(ins.Run());
   RETURN_IF_ERROR(tx->Commit());
   std::move(undo).Cancel();
+  // Atomically from exclusive to shared: the new layer is leased before any other process can see
+  // it unused and delete it.
+  RETURN_IF_ERROR(claim.lock_->Downgrade());
   ASSIGN_OR_RETURN(std::optional<LayerInfo> info, LoadLayerLocked(claim.chain_id_));
   if (!info) return absl::InternalError(StrCat("layer ", claim.chain_id_, " vanished after its commit"));
   leases_[claim.chain_id_]++;
   log::Debug(kComponent, "layer stored",
              {{"chain_id", claim.chain_id_}, {"bytes", result.tar_size}, {"entries", result.entries}});
-  return LayerLease(this, std::move(*info));
+  return LayerLease(this, std::move(*info), claim.lock_);
 }
 
 absl::StatusOr<Store::LayerFiles> Store::DeleteUnusedLayersLocked(
     const std::vector<std::string>& candidates) {
   absl::flat_hash_set<std::string> wanted(candidates.begin(), candidates.end());
+  deleting_.clear();  // locks left by a deletion whose transaction did not commit
   LayerFiles unused;
   {
     ASSIGN_OR_RETURN(Statement q,
@@ -411,6 +471,11 @@ absl::StatusOr<Store::LayerFiles> Store::DeleteUnusedLayersLocked(
       std::string chain = q.Text(0);
       if (!wanted.empty() && !wanted.contains(chain)) continue;
       if (leases_.contains(chain) || in_progress_.contains(chain)) continue;
+      // Another process's lease or claim holds the lock file shared or exclusive.
+      ASSIGN_OR_RETURN(std::optional<sys::OfdLock> lock,
+                       sys::OfdLock::Acquire(LayerLockPath(chain), sys::OfdLock::Mode::kExclusive, false));
+      if (!lock) continue;
+      deleting_.insert_or_assign(chain, *std::move(lock));
       unused.emplace_back(chain, q.Text(1));
     }
   }
@@ -428,6 +493,10 @@ void Store::DiscardLayerFilesLocked(const LayerFiles& layers, std::vector<std::s
     if (!s.ok())
       log::Warn(kComponent, "cannot move deleted layer away; removed at the next open", {{"error", s}});
     log::Debug(kComponent, "layer deleted", {{"chain_id", chain}});
+    if (auto it = deleting_.find(chain); it != deleting_.end()) {
+      it->second.UnlinkWhileHeld();
+      deleting_.erase(it);
+    }
   }
 }
 
@@ -447,6 +516,9 @@ absl::StatusOr<std::vector<std::string>> Store::GarbageCollect() {
 }
 
 absl::Status Store::RemoveUnreferencedBlobsLocked() {
+  // Inside a write transaction: another process's PutImage writes its blobs inside its own, so a blob
+  // written but not yet referenced is never seen here.
+  ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*db_));
   absl::flat_hash_set<std::string> referenced;
   ASSIGN_OR_RETURN(Statement q, db_->Prepare("SELECT DISTINCT digest FROM blobs"));
   for (;;) {

@@ -42,6 +42,11 @@ struct StoreOptions {
   bool sync_layers = true;
   // Extra overlay mount options for container root filesystems (e.g. "metacopy=off").
   std::vector<std::string> mount_options;
+  // Opened by a tool (cricket-image) beside the daemon that owns the store: no storage.lock, no
+  // recovery sweeps. Layer claims and leases are file locks (<root>/locks/<chain-hex>), shared by
+  // every process, so a tool and cricketd never apply the same layer twice nor delete a layer the
+  // other is about to use; the daemon sweeps staging leftovers only when no tool has the store open.
+  bool shared = false;
 };
 
 struct LayerInfo {
@@ -117,16 +122,19 @@ struct CheckReport {
 // (or finding) it and PutImage. Move-only; must not outlive the Store.
 class LayerLease {
  public:
-  LayerLease(LayerLease&& o) noexcept : store_(std::exchange(o.store_, nullptr)), info_(std::move(o.info_)) {}
+  LayerLease(LayerLease&& o) noexcept
+      : store_(std::exchange(o.store_, nullptr)), info_(std::move(o.info_)), lock_(std::move(o.lock_)) {}
   LayerLease& operator=(LayerLease&& o) noexcept;
   ~LayerLease();
   const LayerInfo& layer() const { return info_; }
 
  private:
   friend class Store;
-  LayerLease(Store* store, LayerInfo info) : store_(store), info_(std::move(info)) {}
+  LayerLease(Store* store, LayerInfo info, std::shared_ptr<sys::OfdLock> lock)
+      : store_(store), info_(std::move(info)), lock_(std::move(lock)) {}
   Store* store_;
   LayerInfo info_;
+  std::shared_ptr<sys::OfdLock> lock_;  // shared lock on the layer's lock file: other processes see the lease
 };
 
 // The right to extract one layer, or the lease on it when it is already stored. Only one claim per
@@ -161,7 +169,8 @@ class LayerClaim {
   Store* store_;
   std::string chain_id_, parent_, diff_id_;
   std::optional<LayerLease> lease_;
-  bool owner_ = false;  // holds the in-progress slot for chain_id_
+  bool owner_ = false;                  // holds the in-progress slot for chain_id_
+  std::shared_ptr<sys::OfdLock> lock_;  // exclusive while owner_: no other process applies the layer
 };
 
 class Store {
@@ -248,6 +257,7 @@ class Store {
   std::string LayerDir(std::string_view chain_id) const;
   std::string BlobPath(std::string_view digest) const;
   std::string ContainerDir(std::string_view id) const;
+  std::string LayerLockPath(std::string_view chain_id) const;
 
   // Layers (store.cc).
   absl::StatusOr<std::optional<LayerInfo>> LoadLayerLocked(std::string_view chain_id)
@@ -292,6 +302,12 @@ class Store {
 
   StoreOptions options_;
   std::optional<sys::FileLock> lock_;
+  // Held shared by every process with the store open; the daemon's open takes it exclusive first to
+  // learn whether it is the only user (then staging and unrecorded leftovers can be swept).
+  std::optional<sys::OfdLock> users_lock_;
+  bool sole_user_at_open_ = false;
+  // Exclusive locks on layers being deleted, from DeleteUnusedLayersLocked until their files are gone.
+  absl::flat_hash_map<std::string, sys::OfdLock> deleting_ ABSL_GUARDED_BY(mu_);
   absl::Mutex mu_;
   absl::CondVar claims_cv_;
   std::unique_ptr<Database> db_ ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <thread>
 
@@ -446,3 +447,52 @@ TEST_F(StoreTest, UsageCountsLayersAndBlobs) {
 
 }  // namespace
 }  // namespace cricket::storage
+
+namespace cricket::storage::testing {
+namespace {
+
+// A tool's Store (shared) beside the daemon's on the same root: what one stores the other lists at
+// once, a layer one process is applying is applied once (the other waits and leases it), and a
+// layer one process has leased is not garbage-collected by the other.
+TEST_F(StoreTest, SharedOpenBesideTheDaemonCoordinatesThroughLockFiles) {
+  StoreOptions tool_options = options_;
+  tool_options.shared = true;
+  auto tool = Store::Open(tool_options);
+  ASSERT_TRUE(tool.ok()) << tool.status();
+  EXPECT_FALSE(Store::Open(options_).ok());  // still one daemon per root
+
+  std::string tar = BuildTar({File("shared", "data")});
+  std::string diff = Sha256(tar);
+  auto claim = (*tool)->ClaimLayer("", diff);
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  ASSERT_FALSE(claim->stored());
+  std::atomic<bool> daemon_done{false};
+  bool daemon_found_stored = false;
+  std::thread daemon([&] {
+    auto c = store_->ClaimLayer("", diff);  // waits for the tool's claim
+    daemon_found_stored = c.ok() && c->stored();
+    daemon_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(daemon_done.load());
+  StringSource src(tar);
+  auto lease = claim->Apply(src);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  daemon.join();
+  EXPECT_TRUE(daemon_found_stored);
+
+  // Leased by the tool, unused by any image: the daemon's GC keeps it.
+  EXPECT_TRUE(store_->GarbageCollect()->empty());
+  auto put = (*tool)->PutImage({ConfigFor({diff}), "", {"r/tool:1"}});
+  ASSERT_TRUE(put.ok()) << put.status();
+  auto found = store_->FindImage("r/tool:1");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->id, put->id);
+  lease = absl::CancelledError("released");  // the image holds the layer now
+  EXPECT_TRUE(store_->RemoveImage("r/tool:1").ok());
+  EXPECT_TRUE(absl::IsNotFound((*tool)->FindImage("r/tool:1").status()));
+  EXPECT_TRUE((*tool)->ListLayers()->empty());
+}
+
+}  // namespace
+}  // namespace cricket::storage::testing

@@ -37,5 +37,36 @@ TEST(FileLock, SecondHolderIsRefusedWithThePid) {
   ASSERT_TRUE(RemoveAll(tmpl).ok());
 }
 
+TEST(OfdLockTest, SharedExclusiveDowngradeAndUnlink) {
+  char tmpl[] = "/tmp/cricket-ofdlock-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string path = StrCat(tmpl, "/layer.lock");
+  using Mode = OfdLock::Mode;
+  {
+    auto ex = OfdLock::Acquire(path, Mode::kExclusive, false);
+    ASSERT_TRUE(ex.ok() && ex->has_value()) << ex.status();
+    // A separate open in the same process conflicts (open file description locks).
+    auto other = OfdLock::Acquire(path, Mode::kShared, false);
+    ASSERT_TRUE(other.ok());
+    EXPECT_FALSE(other->has_value());
+    ASSERT_TRUE((*ex)->Downgrade().ok());
+    auto shared = OfdLock::Acquire(path, Mode::kShared, false);
+    ASSERT_TRUE(shared.ok() && shared->has_value());
+    auto writer = OfdLock::Acquire(path, Mode::kExclusive, false);
+    ASSERT_TRUE(writer.ok());
+    EXPECT_FALSE(writer->has_value());
+  }
+  {
+    // Removed while held: the next locker gets a fresh file, not the unlinked one.
+    auto ex = OfdLock::Acquire(path, Mode::kExclusive, false);
+    ASSERT_TRUE(ex.ok() && ex->has_value());
+    (*ex)->UnlinkWhileHeld();
+    auto next = OfdLock::Acquire(path, Mode::kExclusive, false);
+    ASSERT_TRUE(next.ok() && next->has_value());
+    EXPECT_TRUE(PathExists(path));
+  }
+  ASSERT_TRUE(RemoveAll(tmpl).ok());
+}
+
 }  // namespace
 }  // namespace cricket::sys
