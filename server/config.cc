@@ -167,6 +167,14 @@ const FieldSpec<ImageSection> kImageFields[] = {
      "Layers downloaded at once per pull."},
     {"certs_dirs", &ImageSection::certs_dirs, kReload,
      "containers-certs.d directories with HOST[:PORT]/ CAs and client certificates (cricket extension)."},
+    {"signature_policy", &ImageSection::signature_policy, kReload,
+     "containers-policy.json checked on every pull; empty: /etc/containers/policy.json (not verified when "
+     "absent)."},
+    {"signature_policy_dir", &ImageSection::signature_policy_dir, kReload,
+     "Per-namespace signature policies: <dir>/<pod namespace>.json wins over signature_policy when present."},
+    {"registries_d", &ImageSection::registries_d, kReload,
+     "containers-registries.d directory: lookaside signature stores, sigstore attachments (cricket "
+     "extension)."},
 };
 
 const FieldSpec<NetworkSection> kNetworkFields[] = {
@@ -642,6 +650,9 @@ absl::Status ImageSection::Validate() const {
     if (p.empty()) return KeyError("crio.image.pinned_images", "contains an empty pattern");
   }
   for (const std::string& d : certs_dirs) RETURN_IF_ERROR(RequireAbsolute("crio.image.certs_dirs", d));
+  RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.image.signature_policy", signature_policy));
+  RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.image.signature_policy_dir", signature_policy_dir));
+  RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.image.registries_d", registries_d));
   return absl::OkStatus();
 }
 

@@ -106,6 +106,13 @@ struct ImageSection {
   // containers-certs.d(5) roots searched for HOST[:PORT]/ (CAs, client certificates). A cricket
   // extension: CRI-O reads the same directories without a setting.
   std::vector<std::string> certs_dirs = {"/etc/containers/certs.d", "/etc/docker/certs.d"};
+  // containers-policy.json(5) checked on every pull; empty: /etc/containers/policy.json, which may be
+  // absent (then images are not verified, with a warning). A configured file must exist.
+  std::string signature_policy;
+  // Per-namespace policies: <dir>/<pod namespace>.json, used instead of signature_policy when it exists.
+  std::string signature_policy_dir = "/etc/cricket/policies";
+  // containers-registries.d(5): lookaside signature stores and sigstore attachments (cricket extension).
+  std::string registries_d = "/etc/containers/registries.d";
 
   absl::Status Validate() const;
 };

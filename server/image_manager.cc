@@ -101,13 +101,42 @@ std::shared_ptr<image::Puller> ImageManager::PullerFor(const Config& config) {
   return puller_;
 }
 
+std::shared_ptr<image::policy::PolicyLoader> ImageManager::PolicyLoaderFor(const Config& config) {
+  const ImageSection& img = config.image;
+  std::string key = StrCat(img.signature_policy, "\n", img.signature_policy_dir, "\n", img.registries_d, "\n",
+                           Join(img.certs_dirs, ","));
+  absl::MutexLock l(&mu_);
+  if (policy_loader_ == nullptr || policy_key_ != key) {
+    image::HttpTransport::Options http;
+    http.certs_dirs = img.certs_dirs;
+    image::policy::PolicyLoader::Options options;
+    options.policy_path = img.signature_policy;
+    options.policy_dir = img.signature_policy_dir;
+    options.registries_d = img.registries_d;
+    policy_loader_ = std::make_shared<image::policy::PolicyLoader>(
+        std::move(options), std::make_shared<image::HttpTransport>(http));
+    policy_key_ = key;
+  }
+  return policy_loader_;
+}
+
 absl::StatusOr<image::PullResult> ImageManager::Pull(const std::string& image,
                                                      const image::AuthConfig* credentials,
-                                                     const image::CallContext& ctx) {
+                                                     const image::CallContext& ctx,
+                                                     const std::string& pod_namespace) {
   if (image.empty()) return absl::InvalidArgumentError("no image to pull");
-  ASSIGN_OR_RETURN(std::shared_ptr<const image::PullPolicy> policy, Policy());
-  std::shared_ptr<image::Puller> puller = PullerFor(*config_.Get());
-  return puller->Pull(*policy, image, credentials, ctx);
+  ASSIGN_OR_RETURN(std::shared_ptr<const image::PullPolicy> base, Policy());
+  std::shared_ptr<const Config> config = config_.Get();
+  // The signature policy is resolved per pull: it depends on the pod's namespace, and its files are
+  // re-read when they change. An unusable policy refuses the pull before anything is fetched.
+  ASSIGN_OR_RETURN(std::shared_ptr<const image::policy::SignaturePolicy> signatures,
+                   PolicyLoaderFor(*config)->Get(pod_namespace));
+  image::PullPolicy policy = *base;
+  policy.verify = [signatures](const image::ResolvedPull& pull, const image::CallContext& call) {
+    return signatures->Check(signatures->ForDockerPull(pull), call);
+  };
+  std::shared_ptr<image::Puller> puller = PullerFor(*config);
+  return puller->Pull(policy, image, credentials, ctx);
 }
 
 absl::StatusOr<storage::ImageInfo> ImageManager::Find(const std::string& image) {

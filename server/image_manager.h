@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "lib/image/policy/signature_policy.h"
 #include "lib/image/puller.h"
 #include "lib/storage/store.h"
 #include "runtime/v1/api.pb.h"
@@ -27,9 +28,13 @@ class ImageManager {
  public:
   ImageManager(const ConfigHolder& config, storage::Store& store);
 
-  // Pulls `image` with the request's credentials (may be null). See image::Puller::Pull for errors.
+  // Pulls `image` with the request's credentials (may be null) for a pod in `pod_namespace` (may be
+  // empty; it selects [crio.image] signature_policy_dir/<namespace>.json). See image::Puller::Pull for
+  // errors; a signature policy refusal is PermissionDenied naming the policy file, scope and reason,
+  // an unusable policy file FailedPrecondition naming it.
   absl::StatusOr<image::PullResult> Pull(const std::string& image, const image::AuthConfig* credentials,
-                                         const image::CallContext& ctx);
+                                         const image::CallContext& ctx,
+                                         const std::string& pod_namespace = "");
 
   // By id, id prefix, stored name or a name to normalise or resolve through registries.conf.
   // NotFound when absent.
@@ -62,6 +67,8 @@ class ImageManager {
   std::shared_ptr<const image::PullPolicy> PolicyOrNull();
   // The puller (and its connection pool) for the configured certs.d directories.
   std::shared_ptr<image::Puller> PullerFor(const Config& config);
+  // The signature policy loader for the configured files (re-reads them when they change).
+  std::shared_ptr<image::policy::PolicyLoader> PolicyLoaderFor(const Config& config);
 
   const ConfigHolder& config_;
   storage::Store& store_;
@@ -69,6 +76,8 @@ class ImageManager {
   Settings settings_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> certs_dirs_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<image::Puller> puller_ ABSL_GUARDED_BY(mu_);
+  std::string policy_key_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<image::policy::PolicyLoader> policy_loader_ ABSL_GUARDED_BY(mu_);
 };
 
 // Whether one of `patterns` ([crio.image] pinned_images) matches `name`: exact, "prefix*" (trailing

@@ -82,7 +82,9 @@ grpc::Status ImageServiceImpl::PullImage(grpc::ServerContext* ctx, const v1::Pul
   std::optional<image::AuthConfig> creds;
   if (req->has_auth()) creds = FromCri(req->auth());
   RpcCallContext call(ctx);
-  auto pulled = images_.Pull(name, creds ? &*creds : nullptr, call.get());
+  // The pod's namespace selects a per-namespace signature policy ([crio.image] signature_policy_dir).
+  const std::string& ns = req->sandbox_config().metadata().namespace_();
+  auto pulled = images_.Pull(name, creds ? &*creds : nullptr, call.get(), ns);
   if (!pulled.ok()) return ToGrpcStatus(Annotate(pulled.status(), StrCat("pull ", name)));
   // CRI: image_ref must equal Image.id, the config digest.
   resp->set_image_ref(pulled->image.id);
