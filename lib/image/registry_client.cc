@@ -619,3 +619,69 @@ absl::StatusOr<Digest> RegistryClient::PushManifest(std::string_view repository,
 }
 
 }  // namespace cricket::image
+
+namespace cricket::image {
+
+absl::StatusOr<std::vector<std::string>> RegistryClient::ListTags(std::string_view repository,
+                                                                  const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string base, BaseUrl(ctx));
+  std::vector<std::string> tags;
+  std::string url = RepoUrl(base, repository, "tags", "list");
+  for (int page = 0; page < 1000 && !url.empty(); ++page) {
+    Request req;
+    req.url = url;
+    req.scope = StrCat("repository:", repository, ":pull");
+    req.max_body = 16 << 20;
+    ASSIGN_OR_RETURN(HttpResponse resp, Send(req, ctx));
+    if (resp.status != 200) return HttpError(StrCat("tags of ", registry_, "/", repository), resp);
+    ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(resp.body, StrCat("tags of ", registry_, "/", repository)));
+    if (!j.is_object() || !j.contains("tags")) {
+      return absl::InvalidArgumentError(
+          StrCat("tags of ", registry_, "/", repository, ": no \"tags\" member"));
+    }
+    if (j["tags"].is_array()) {
+      for (const auto& t : j["tags"]) {
+        if (t.is_string()) tags.push_back(t.get<std::string>());
+      }
+    }
+    // Pagination (distribution-spec "Listing Tags"): Link: </v2/...?n=..&last=..>; rel="next".
+    url.clear();
+    std::string link = resp.Header("link");
+    size_t lt = link.find('<'), gt = link.find('>');
+    if (lt != std::string::npos && gt != std::string::npos && gt > lt &&
+        link.find("rel=\"next\"") != std::string::npos) {
+      std::string next = link.substr(lt + 1, gt - lt - 1);
+      url = next.starts_with("/") ? StrCat(base, next) : next;
+    }
+  }
+  return tags;
+}
+
+absl::Status RegistryClient::DeleteManifest(std::string_view repository, const Digest& digest,
+                                            const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string base, BaseUrl(ctx));
+  Request req;
+  req.method = "DELETE";
+  req.url = RepoUrl(base, repository, "manifests", digest.ToString());
+  req.scope = StrCat("repository:", repository, ":delete");
+  ASSIGN_OR_RETURN(HttpResponse resp, Send(req, ctx));
+  if (resp.status != 202 && resp.status != 200) {
+    return HttpError(StrCat("delete of ", registry_, "/", repository, "@", digest.ToString()), resp);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RegistryClient::CheckCredentials(const CallContext& ctx) {
+  ASSIGN_OR_RETURN(std::string base, BaseUrl(ctx));
+  Request req;
+  req.url = base + "/v2/";
+  ASSIGN_OR_RETURN(HttpResponse resp, Send(req, ctx));
+  if (resp.status == 401) {
+    return absl::UnauthenticatedError(
+        StrCat("registry ", registry_, " refused the credentials (HTTP 401): wrong username or password?"));
+  }
+  if (resp.status != 200) return HttpError(StrCat("login to ", registry_), resp);
+  return absl::OkStatus();
+}
+
+}  // namespace cricket::image

@@ -104,6 +104,14 @@ class RegistryClient {
                                       std::string_view media_type, std::string_view bytes,
                                       const CallContext& ctx);
 
+  // GET /v2/<repository>/tags/list, following pagination links.
+  absl::StatusOr<std::vector<std::string>> ListTags(std::string_view repository, const CallContext& ctx);
+  // DELETE /v2/<repository>/manifests/<digest> (the registry must allow deletes).
+  absl::Status DeleteManifest(std::string_view repository, const Digest& digest, const CallContext& ctx);
+  // GET /v2/ with the client's credentials: Unauthenticated (a clear "wrong username or password")
+  // when the registry refuses them.
+  absl::Status CheckCredentials(const CallContext& ctx);
+
   // The host contacted for a registry domain (docker.io → registry-1.docker.io).
   static std::string ApiHost(std::string_view registry);
 
