@@ -1,11 +1,12 @@
 // Signature policy on CRI PullImage against Debian's docker-registry on loopback: images signed offline
 // with Debian's skopeo (`--sign-by`, GPG "simple signing" into a file:// lookaside store, keys made in a
-// throwaway gnupg home) and cosign (sigstore signatures in the registry's sha256-<digest>.sig tag, keys
-// made by `cosign generate-key-pair`), pulled by the real cricketd under signedBy and sigstoreSigned
-// policies: the good ones are stored; unsigned, wrongly signed and identity-mismatched ones are
-// PermissionDenied naming the policy scope and the reason, with nothing stored. Also per-namespace
-// policies (signature_policy_dir) and a malformed policy.json (every pull refused, re-read once fixed).
-// Needs root, docker-registry, skopeo, gnupg and cosign (skips otherwise).
+// throwaway gnupg home) and with test/support/sigstore_signer.py (sigstore signatures in the registry's
+// sha256-<digest>.sig tag, ECDSA P-256 keys, through python3-cryptography), pulled by the real cricketd
+// under signedBy and sigstoreSigned policies: the good ones are stored; unsigned, wrongly signed and
+// identity-mismatched ones are PermissionDenied naming the policy scope and the reason, with nothing
+// stored. Also per-namespace policies (signature_policy_dir) and a malformed policy.json (every pull
+// refused, re-read once fixed). Needs root, docker-registry, skopeo, gnupg and python3 with
+// python3-cryptography (skips otherwise).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -13,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "lib/common/file_util.h"
@@ -29,6 +31,8 @@ namespace v1 = ::runtime::v1;
 using testing::LayerSpec;
 using testing::TestImage;
 using testing::TestRegistry;
+
+constexpr char kPython[] = "/usr/bin/python3";
 
 image::CallContext Ctx() { return image::CallContext::WithTimeout(60'000); }
 
@@ -61,10 +65,12 @@ class SignatureE2eTest : public ::testing::Test {
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "cricketd needs root";
     if (!TestRegistry::Available()) GTEST_SKIP() << "/usr/bin/docker-registry is not installed";
-    for (const char* tool : {"/bin/busybox", "/usr/bin/skopeo", "/usr/bin/gpg", "/usr/bin/cosign"}) {
+    for (const char* tool : {"/bin/busybox", "/usr/bin/skopeo", "/usr/bin/gpg", kPython}) {
       if (!PathExists(tool))
-        GTEST_SKIP() << tool << " is not installed (busybox-static, skopeo, gnupg, cosign)";
+        GTEST_SKIP() << tool << " is not installed (busybox-static, skopeo, gnupg, python3)";
     }
+    if (std::system(StrCat(kPython, " -c 'import cryptography' 2>/dev/null").c_str()) != 0)
+      GTEST_SKIP() << "python3-cryptography is not installed";
     work_ = daemon_.dir() + "/sig";
     ASSERT_TRUE(MkdirAll(work_ + "/gnupg", 0700).ok());
     ASSERT_TRUE(MkdirAll(work_ + "/policies", 0755).ok());
@@ -85,8 +91,10 @@ class SignatureE2eTest : public ::testing::Test {
   std::string Skopeo(const std::string& args) {
     return StrCat("GNUPGHOME=", work_, "/gnupg skopeo --registries.d ", work_, "/registries.d ", args);
   }
-  std::string Cosign(const std::string& args) {
-    return StrCat("cd ", work_, " && COSIGN_PASSWORD=cricket-test cosign ", args);
+  // test/support/sigstore_signer.py: keygen PREFIX | sign --key ... (see its docstring).
+  std::string Sigstore(const std::string& args) {
+    return StrCat("cd ", work_, " && ", kPython, " ", CRICKET_SOURCE_DIR, "/test/support/sigstore_signer.py ",
+                  args);
   }
 
   void Push(const std::string& repo, const std::string& tag, const TestImage& img) {
@@ -148,7 +156,7 @@ TEST_F(SignatureE2eTest, SignedImagesArePulledAndTheOthersRefusedWithNothingStor
   reg_ = *std::move(reg);
   const std::string host = reg_->host();
 
-  // Keys: GPG (trusted and rogue) in a throwaway home; sigstore pairs from cosign.
+  // Keys: GPG (trusted and rogue) in a throwaway home; two ECDSA P-256 pairs for sigstore.
   for (const char* who : {"trusted", "rogue"}) {
     ASSERT_EQ(Sh(Gpg(StrCat("--passphrase '' --quick-gen-key ", who, "@cricket.test ed25519 sign never"))),
               0);
@@ -157,8 +165,8 @@ TEST_F(SignatureE2eTest, SignedImagesArePulledAndTheOthersRefusedWithNothingStor
   std::string colons;
   ASSERT_EQ(Sh(Gpg("--with-colons --list-keys trusted@cricket.test"), &colons), 0);
   std::string fpr = colons.substr(colons.find("fpr:::::::::") + 12, 40);
-  ASSERT_EQ(Sh(Cosign("generate-key-pair --output-key-prefix k1")), 0);
-  ASSERT_EQ(Sh(Cosign("generate-key-pair --output-key-prefix k2")), 0);
+  ASSERT_EQ(Sh(Sigstore("keygen k1")), 0);
+  ASSERT_EQ(Sh(Sigstore("keygen k2")), 0);
   ASSERT_TRUE(WriteFileAtomic(StrCat(work_, "/registries.d/test.yaml"),
                               StrCat("docker:\n  ", host, ":\n    lookaside: file://", work_,
                                      "/lookaside\n    use-sigstore-attachments: true\n"))
@@ -166,7 +174,7 @@ TEST_F(SignatureE2eTest, SignedImagesArePulledAndTheOthersRefusedWithNothingStor
 
   // One image per case (signatures are per manifest digest).
   std::map<std::string, TestImage> imgs;
-  for (std::string repo : {"signed/app", "cosigned/app"}) {
+  for (std::string repo : {"signed/app", "sigstore/app"}) {
     for (std::string tag : {"good", "unsigned", "wrongkey", "mismatch"}) {
       imgs[repo + ":" + tag] = MarkedImage(repo + tag);
       Push(repo, tag, imgs[repo + ":" + tag]);
@@ -189,24 +197,24 @@ TEST_F(SignatureE2eTest, SignedImagesArePulledAndTheOthersRefusedWithNothingStor
   ASSERT_EQ(Sh(Skopeo(StrCat("standalone-sign --output ", sigdir, "/signature-1 ", work_,
                              "/mismatch.manifest ", ref("signed/other:good"), " ", fpr))),
             0);
-  auto cosign_sign = [&](const std::string& key, const std::string& r, const std::string& extra) {
+  // Sigstore signatures name the repository (host/sigstore/app) unless --identity says otherwise.
+  auto sigstore_sign = [&](const std::string& key, const std::string& r, const std::string& extra) {
     return Sh(
-        Cosign(StrCat("sign --key ", key,
-                      " --tlog-upload=false --allow-insecure-registry --allow-http-registry"
-                      " -y ",
-                      extra, " ", ref(r.substr(0, r.find(':'))), "@", imgs[r].manifest_digest.ToString())));
+        Sigstore(StrCat("sign --key ", key, " --registry ", host, " --repository ", r.substr(0, r.find(':')),
+                        " --digest ", imgs[r].manifest_digest.ToString(), " ", extra)));
   };
-  ASSERT_EQ(cosign_sign("k1.key", "cosigned/app:good", ""), 0);
-  ASSERT_EQ(cosign_sign("k2.key", "cosigned/app:wrongkey", ""), 0);
-  ASSERT_EQ(cosign_sign("k1.key", "cosigned/app:mismatch",
-                        StrCat("--sign-container-identity ", ref("elsewhere/app"))),
-            0);
+  // The good image carries a signature by the wrong key before the trusted one: one that verifies is
+  // enough.
+  ASSERT_EQ(sigstore_sign("k2.key", "sigstore/app:good", ""), 0);
+  ASSERT_EQ(sigstore_sign("k1.key", "sigstore/app:good", ""), 0);
+  ASSERT_EQ(sigstore_sign("k2.key", "sigstore/app:wrongkey", ""), 0);
+  ASSERT_EQ(sigstore_sign("k1.key", "sigstore/app:mismatch", StrCat("--identity ", ref("elsewhere/app"))), 0);
 
   std::string policy = work_ + "/policy.json";
   std::string good_policy =
       StrCat(R"({"default": [{"type": "insecureAcceptAnything"}], "transports": {"docker": {")", host,
              R"(/signed": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": ")", work_,
-             R"(/trusted.gpg"}], ")", host, R"(/cosigned": [{"type": "sigstoreSigned", "keyPath": ")", work_,
+             R"(/trusted.gpg"}], ")", host, R"(/sigstore": [{"type": "sigstoreSigned", "keyPath": ")", work_,
              R"(/k1.pub", "signedIdentity": {"type": "matchRepository"}}]}}})");
   ASSERT_TRUE(WriteFileAtomic(policy, good_policy).ok());
   ASSERT_TRUE(WriteFileAtomic(daemon_.dir() + "/registries.conf",
@@ -222,24 +230,24 @@ TEST_F(SignatureE2eTest, SignedImagesArePulledAndTheOthersRefusedWithNothingStor
 
   const grpc::StatusCode kDenied = grpc::StatusCode::PERMISSION_DENIED;
   std::string gpg_scope = StrCat("docker scope \"", host, "/signed\"");
-  std::string sigstore_scope = StrCat("docker scope \"", host, "/cosigned\"");
+  std::string sigstore_scope = StrCat("docker scope \"", host, "/sigstore\"");
   ExpectRefused(ref("signed/app:unsigned"), kDenied, {policy, gpg_scope, "signedBy", "no signature exists"});
   ExpectRefused(ref("signed/app:wrongkey"), kDenied, {gpg_scope, "not among the policy's keys"});
   ExpectRefused(ref("signed/app:mismatch"), kDenied,
                 {gpg_scope, "identity mismatch", ref("signed/other:good")});
-  ExpectRefused(ref("cosigned/app:unsigned"), kDenied,
+  ExpectRefused(ref("sigstore/app:unsigned"), kDenied,
                 {sigstore_scope, "sigstoreSigned", "no signature exists"});
-  ExpectRefused(ref("cosigned/app:wrongkey"), kDenied, {sigstore_scope, "does not verify"});
-  ExpectRefused(ref("cosigned/app:mismatch"), kDenied,
+  ExpectRefused(ref("sigstore/app:wrongkey"), kDenied, {sigstore_scope, "does not verify"});
+  ExpectRefused(ref("sigstore/app:mismatch"), kDenied,
                 {sigstore_scope, "identity mismatch", ref("elsewhere/app")});
   EXPECT_TRUE(ListedTags().empty());
   EXPECT_EQ(LayerDirs(), 0u) << "a refused pull stored layers";
 
   grpc::Status ok = Pull(ref("signed/app:good"));
   EXPECT_TRUE(ok.ok()) << ok.error_message();
-  ok = Pull(ref("cosigned/app:good"));
+  ok = Pull(ref("sigstore/app:good"));
   EXPECT_TRUE(ok.ok()) << ok.error_message();
-  EXPECT_EQ(ListedTags(), (std::vector<std::string>{ref("cosigned/app:good"), ref("signed/app:good")}));
+  EXPECT_EQ(ListedTags(), (std::vector<std::string>{ref("signed/app:good"), ref("sigstore/app:good")}));
   EXPECT_EQ(LayerDirs(), 3u);  // the shared busybox layer and each image's marker layer
 
   // A pod's namespace selects <signature_policy_dir>/<namespace>.json.
