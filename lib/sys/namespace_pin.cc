@@ -260,44 +260,68 @@ absl::Status RunInNamespace(const std::string& path, NamespaceType type,
   return Annotate(job.status, StrCat("in ", NamespaceTypeName(type), " namespace ", path));
 }
 
-absl::StatusOr<UniqueFd> DialTcpInNetns(const std::string& netns_path, const std::string& host, int port,
-                                        absl::Duration timeout) {
-  if (port <= 0 || port > 65535) return absl::InvalidArgumentError(StrCat("invalid port ", port));
+namespace {
+
+struct TcpTarget {
   sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  socklen_t len = 0;
+  std::string name;  // "127.0.0.1:80", "[::1]:80"
+};
+
+absl::StatusOr<TcpTarget> ParseTcpTarget(const std::string& host, int port) {
+  if (port <= 0 || port > 65535) return absl::InvalidArgumentError(StrCat("invalid port ", port));
+  TcpTarget t;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&t.addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&t.addr);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<uint16_t>(port));
-    addr_len = sizeof(*v4);
+    t.len = sizeof(*v4);
+    t.name = StrCat(host, ":", port);
   } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<uint16_t>(port));
-    addr_len = sizeof(*v6);
+    t.len = sizeof(*v6);
+    t.name = StrCat("[", host, "]:", port);
   } else {
     return absl::InvalidArgumentError(StrCat("not an IP address: \"", host, "\""));
   }
-  std::string target = addr.ss_family == AF_INET6 ? StrCat("[", host, "]:", port) : StrCat(host, ":", port);
+  return t;
+}
+
+}  // namespace
+
+absl::StatusOr<UniqueFd> StartTcpConnectInNetns(const std::string& netns_path, const std::string& host,
+                                                int port) {
+  ASSIGN_OR_RETURN(TcpTarget target, ParseTcpTarget(host, port));
   UniqueFd sock;
   RETURN_IF_ERROR(RunInNamespace(netns_path, NamespaceType::kNet, [&]() -> absl::Status {
-    sock.reset(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!sock.valid()) return ErrnoError("socket for", target);
-    if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), addr_len) == 0) return absl::OkStatus();
-    if (errno != EINPROGRESS) return ErrnoError("connect to", target);
-    pollfd p = {sock.get(), POLLOUT, 0};
-    int ms = timeout == absl::InfiniteDuration() ? -1 : static_cast<int>(absl::ToInt64Milliseconds(timeout));
-    int rc;
-    while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR) {
-    }
-    if (rc < 0) return ErrnoError("poll connect to", target);
-    if (rc == 0) return absl::DeadlineExceededError(StrCat("connect to ", target, ": timed out"));
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return ErrnoError(err, "connect to", target);
+    sock.reset(socket(target.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!sock.valid()) return ErrnoError("socket for", target.name);
+    if (connect(sock.get(), reinterpret_cast<sockaddr*>(&target.addr), target.len) == 0)
+      return absl::OkStatus();
+    if (errno != EINPROGRESS) return ErrnoError("connect to", target.name);
     return absl::OkStatus();
   }));
+  return sock;
+}
+
+absl::StatusOr<UniqueFd> DialTcpInNetns(const std::string& netns_path, const std::string& host, int port,
+                                        absl::Duration timeout) {
+  ASSIGN_OR_RETURN(TcpTarget target, ParseTcpTarget(host, port));
+  ASSIGN_OR_RETURN(UniqueFd sock, StartTcpConnectInNetns(netns_path, host, port));
+  const std::string where = StrCat(" in net namespace ", netns_path);
+  pollfd p = {sock.get(), POLLOUT, 0};
+  int ms = timeout == absl::InfiniteDuration() ? -1 : static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  int rc;
+  while ((rc = poll(&p, 1, ms)) < 0 && errno == EINTR) {
+  }
+  if (rc < 0) return ErrnoError("poll connect to", target.name + where);
+  if (rc == 0) return absl::DeadlineExceededError(StrCat("connect to ", target.name, ": timed out", where));
+  int err = 0;
+  socklen_t len = sizeof(err);
+  getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) return ErrnoError(err, "connect to", target.name + where);
   int fl = fcntl(sock.get(), F_GETFL);
   fcntl(sock.get(), F_SETFL, fl & ~O_NONBLOCK);
   return sock;

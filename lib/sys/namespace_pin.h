@@ -76,8 +76,15 @@ absl::Status UnpinNamespace(const std::string& path);
 absl::Status RunInNamespace(const std::string& path, NamespaceType type,
                             const std::function<absl::Status()>& fn);
 
-// Connects a TCP socket to host:port from inside the network namespace pinned at `netns_path` (port
-// forwarding dials "127.0.0.1" or "::1" there) and returns it, connected and blocking, close-on-exec.
+// Starts connecting a TCP socket to host:port from inside the network namespace pinned at `netns_path`
+// (port forwarding dials "127.0.0.1" or "::1" there) and returns it at once, non-blocking and
+// close-on-exec, its connect possibly still in progress: the caller waits for it to become writable
+// and reads SO_ERROR. Errors: the namespace, the socket, or a connect that failed at once.
+absl::StatusOr<UniqueFd> StartTcpConnectInNetns(const std::string& netns_path, const std::string& host,
+                                                int port);
+
+// Connects a TCP socket to host:port from inside the network namespace pinned at `netns_path` and
+// returns it, connected and blocking, close-on-exec.
 absl::StatusOr<UniqueFd> DialTcpInNetns(const std::string& netns_path, const std::string& host, int port,
                                         absl::Duration timeout);
 
