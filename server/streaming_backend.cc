@@ -14,10 +14,6 @@
 
 namespace cricket::server {
 
-namespace {
-constexpr absl::Duration kDialTimeout = absl::Seconds(5);
-}  // namespace
-
 absl::StatusOr<int> StreamingBackend::Exec(const streaming::ExecParams& params, streaming::StreamIo& io) {
   // With a tty the process talks to the console and PumpTerminal copies between it and the client's
   // streams, which therefore stay with `io`; without one the process gets the stream pipes themselves.
@@ -75,9 +71,10 @@ absl::StatusOr<UniqueFd> StreamingBackend::DialPort(const std::string& sandbox_i
   }
   if (s.netns_path.empty()) {
     // A host-network pod: its localhost is the node's.
-    return sys::DialTcpInNetns("/proc/self/ns/net", "127.0.0.1", port, kDialTimeout);
+    return sys::StartTcpConnectInNetns("/proc/self/ns/net", "127.0.0.1", port);
   }
-  return sys::DialTcpInNetns(s.netns_path, "127.0.0.1", port, kDialTimeout);
+  // The connect may still be in progress: the streaming server waits for it (StreamingRuntime::DialPort).
+  return sys::StartTcpConnectInNetns(s.netns_path, "127.0.0.1", port);
 }
 
 }  // namespace cricket::server

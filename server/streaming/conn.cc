@@ -101,6 +101,17 @@ class TlsConn : public Conn {
     SSL_shutdown(ssl_);
   }
 
+  // One step of the server handshake: 0 when done, else the events to wait for.
+  absl::StatusOr<short> AcceptStep() {
+    ERR_clear_error();
+    const int rc = SSL_accept(ssl_);
+    if (rc == 1) return 0;
+    const int err = SSL_get_error(ssl_, rc);
+    if (err == SSL_ERROR_WANT_READ) return POLLIN;
+    if (err == SSL_ERROR_WANT_WRITE) return POLLOUT;
+    return absl::UnauthenticatedError(StrCat("TLS handshake with stream client failed: ", SslErrorText()));
+  }
+
  protected:
   absl::StatusOr<ReadResult> ReadSome(char* buf, size_t len) override {
     ERR_clear_error();
@@ -136,6 +147,10 @@ absl::StatusOr<ReadResult> Conn::Read(char* buf, size_t len) {
   return ReadSome(buf, len);
 }
 
+short ClientEvents(bool reading) { return reading ? POLLIN : POLLRDHUP; }
+
+bool ClientHungUp(short revents) { return (revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0; }
+
 int PollTimeoutMs(int64_t deadline) {
   if (deadline <= 0) return -1;
   const int64_t left = deadline - MonotonicNow();
@@ -158,47 +173,28 @@ std::unique_ptr<Conn> NewSocketConn(UniqueFd fd) {
   return std::make_unique<SocketConn>(std::move(fd));
 }
 
-absl::StatusOr<std::unique_ptr<Conn>> AcceptTls(UniqueFd fd, SSL_CTX* ctx, int64_t deadline) {
+namespace {
+
+class TlsHandshakeImpl : public TlsHandshake {
+ public:
+  explicit TlsHandshakeImpl(std::unique_ptr<TlsConn> conn) : conn_(std::move(conn)) {}
+  int fd() const override { return conn_->fd(); }
+  absl::StatusOr<short> Continue() override { return conn_->AcceptStep(); }
+  std::unique_ptr<Conn> TakeConn() override { return std::move(conn_); }
+
+ private:
+  std::unique_ptr<TlsConn> conn_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TlsHandshake>> TlsHandshake::Start(UniqueFd fd, SSL_CTX* ctx) {
   RETURN_IF_ERROR(SetNonBlocking(fd.get()));
   SSL* ssl = SSL_new(ctx);
   if (ssl == nullptr) return absl::InternalError(StrCat("SSL_new: ", SslErrorText()));
   auto conn = std::make_unique<TlsConn>(std::move(fd), ssl);
   SSL_set_fd(ssl, conn->fd());
-  while (true) {
-    ERR_clear_error();
-    const int rc = SSL_accept(ssl);
-    if (rc == 1) break;
-    const int err = SSL_get_error(ssl, rc);
-    if (err == SSL_ERROR_WANT_READ) {
-      RETURN_IF_ERROR(WaitFd(conn->fd(), POLLIN, deadline));
-    } else if (err == SSL_ERROR_WANT_WRITE) {
-      RETURN_IF_ERROR(WaitFd(conn->fd(), POLLOUT, deadline));
-    } else {
-      return absl::UnauthenticatedError(StrCat("TLS handshake with stream client failed: ", SslErrorText()));
-    }
-  }
-  return std::unique_ptr<Conn>(std::move(conn));
-}
-
-absl::Status ReadHttpHead(Conn& conn, std::string* head, size_t max_size, int64_t deadline) {
-  head->clear();
-  char buf[4096];
-  while (true) {
-    const size_t end = head->find("\r\n\r\n");
-    if (end != std::string::npos) {
-      conn.Unread(std::string_view(*head).substr(end + 4));
-      head->resize(end + 4);
-      return absl::OkStatus();
-    }
-    if (head->size() > max_size) {
-      return absl::InvalidArgumentError(StrCat("HTTP request head exceeds ", max_size, " bytes"));
-    }
-    if (!conn.HasBuffered()) RETURN_IF_ERROR(WaitFd(conn.fd(), POLLIN, deadline));
-    ASSIGN_OR_RETURN(ReadResult r, conn.Read(buf, sizeof(buf)));
-    if (r.eof)
-      return absl::UnavailableError("stream client closed the connection before the request was complete");
-    head->append(buf, r.n);
-  }
+  return std::unique_ptr<TlsHandshake>(new TlsHandshakeImpl(std::move(conn)));
 }
 
 }  // namespace cricket::streaming

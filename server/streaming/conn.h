@@ -53,17 +53,31 @@ class Conn {
 // A connected TCP socket; switches it to non-blocking mode.
 std::unique_ptr<Conn> NewSocketConn(UniqueFd fd);
 
-// Server-side TLS over a connected socket: the handshake completes (or fails) before `deadline`.
-absl::StatusOr<std::unique_ptr<Conn>> AcceptTls(UniqueFd fd, SSL_CTX* ctx, int64_t deadline);
+// Server-side TLS over a connected socket, handshaken without blocking, step by step, so that one thread
+// can drive many handshakes at once.
+class TlsHandshake {
+ public:
+  // Switches the socket to non-blocking mode.
+  static absl::StatusOr<std::unique_ptr<TlsHandshake>> Start(UniqueFd fd, SSL_CTX* ctx);
+  virtual ~TlsHandshake() = default;
+  virtual int fd() const = 0;
+  // Advances the handshake: 0 once it is complete, POLLIN or POLLOUT while it waits for the socket,
+  // Unauthenticated when it failed.
+  virtual absl::StatusOr<short> Continue() = 0;
+  // The connection, after Continue returned 0.
+  virtual std::unique_ptr<Conn> TakeConn() = 0;
+};
 
 // Waits until `fd` is ready for `events` or `deadline` passes (DeadlineExceeded).
 absl::Status WaitFd(int fd, short events, int64_t deadline);
 
+// The poll(2) events for a client connection: POLLIN while the session may read from it, else only the
+// client's hang-up (POLLRDHUP), so that a client that leaves is noticed even while it is not read.
+short ClientEvents(bool reading);
+// True when poll reported that the client closed its side (or the connection failed).
+bool ClientHungUp(short revents);
+
 // Milliseconds from now until `deadline` for poll(2): -1 for no deadline (deadline <= 0 means none).
 int PollTimeoutMs(int64_t deadline);
-
-// Reads a full HTTP request head from `conn` into `head` (up to and including "\r\n\r\n"), returning
-// the bytes read past it to `conn` via Unread. Fails on EOF, `max_size` or the deadline.
-absl::Status ReadHttpHead(Conn& conn, std::string* head, size_t max_size, int64_t deadline);
 
 }  // namespace cricket::streaming

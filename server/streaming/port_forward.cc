@@ -1,15 +1,12 @@
 #include "server/streaming/port_forward.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <map>
-#include <thread>
 
-#include "absl/synchronization/mutex.h"
 #include "lib/common/logging.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
@@ -21,60 +18,42 @@ namespace cricket::streaming {
 namespace {
 
 constexpr std::string_view kLog = "streaming";
+// Bytes read at once from the client or from a pod connection; the connection's budget must have room
+// for this much more before each read.
 constexpr size_t kChunk = 32 * 1024;
-constexpr size_t kMaxOutbox = 1 << 20;
-constexpr size_t kMaxPairs = 256;
+// Without room in the budget, how often to look again (other connections may give some back).
+constexpr int kBudgetRetryMs = 100;
 
-// Runs StreamingRuntime::DialPort on worker threads (a dial may block for seconds) and hands the results
-// to the session thread through an eventfd. The destructor waits for outstanding dials.
-class DialQueue {
- public:
-  using Result = std::pair<uint64_t, absl::StatusOr<UniqueFd>>;
-
-  DialQueue() : notify_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
-  ~DialQueue() {
-    for (std::thread& t : threads_) t.join();
-  }
-  bool ok() const { return notify_.valid(); }
-  int fd() const { return notify_.get(); }
-
-  void Start(uint64_t key, const std::string& sandbox_id, int32_t port, StreamingRuntime& runtime) {
-    threads_.emplace_back([this, key, sandbox_id, port, &runtime] {
-      absl::StatusOr<UniqueFd> fd = runtime.DialPort(sandbox_id, port);
-      {
-        absl::MutexLock lock(&mu_);
-        done_.emplace_back(key, std::move(fd));
-      }
-      const uint64_t one = 1;
-      (void)!write(notify_.get(), &one, sizeof(one));
-    });
-  }
-
-  std::vector<Result> Take() {
-    uint64_t count;
-    (void)!read(notify_.get(), &count, sizeof(count));
-    absl::MutexLock lock(&mu_);
-    return std::exchange(done_, {});
-  }
-
- private:
-  UniqueFd notify_;
-  absl::Mutex mu_;
-  std::vector<Result> done_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_;
-};
-
-// One TCP connection into the pod and the client bytes on their way to it.
+// One TCP connection into the pod, from the runtime's dial until both directions are done, and the
+// client bytes on their way to it.
 struct Target {
   UniqueFd fd;
+  bool connecting = false;  // the runtime's socket may still be connecting: wait for it to be writable
+  int64_t connect_deadline = 0;
   std::string outbox;
   bool client_done = false;  // the client sent FIN: shut our write side once the outbox is empty
   bool write_shut = false;
   bool eof = false;  // the pod side closed (or failed)
 
+  void Begin(UniqueFd socket, int64_t deadline) {
+    fd = std::move(socket);
+    connecting = true;
+    connect_deadline = deadline;
+  }
+
+  // Called when the socket became writable or failed: the outcome of its connect.
+  absl::Status FinishConnect(int32_t port) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) return ErrnoError(err, "connect to", StrCat("127.0.0.1:", port));
+    connecting = false;
+    return absl::OkStatus();
+  }
+
   // Writes what it can; false when the connection broke.
   bool Drain() {
-    while (fd && !outbox.empty()) {
+    while (fd && !connecting && !outbox.empty()) {
       const ssize_t n = send(fd.get(), outbox.data(), outbox.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
         outbox.erase(0, static_cast<size_t>(n));
@@ -87,17 +66,17 @@ struct Target {
         return false;
       }
     }
-    if (fd && outbox.empty() && client_done && !write_shut) {
+    if (fd && !connecting && outbox.empty() && client_done && !write_shut) {
       shutdown(fd.get(), SHUT_WR);
       write_shut = true;
     }
     return true;
   }
 
-  // Reads up to a few chunks; appends to *out; sets eof when the pod closed.
+  // Reads one chunk; appends to *out; sets eof when the pod closed.
   void Read(std::string* out) {
     char buf[kChunk];
-    for (int i = 0; i < 4 && fd && !eof; ++i) {
+    while (fd && !connecting && !eof) {
       const ssize_t n = recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
       if (n > 0) {
         out->append(buf, static_cast<size_t>(n));
@@ -108,12 +87,16 @@ struct Target {
       } else {
         eof = true;
       }
+      return;
     }
   }
 
-  short PollEvents() const {
+  // `room`: the budget has room for one more chunk from the pod.
+  short PollEvents(bool room) const {
+    if (!fd) return 0;
+    if (connecting) return POLLOUT;
     short ev = 0;
-    if (!eof) ev |= POLLIN;
+    if (!eof && room) ev |= POLLIN;
     if (!outbox.empty()) ev |= POLLOUT;
     return ev;
   }
@@ -123,6 +106,27 @@ std::string ForwardError(int32_t port, const std::string& sandbox_id, const absl
   return StrCat("error forwarding port ", port, " to pod ", sandbox_id, ", uid : ", ToStd(error.message()));
 }
 
+// A poll timeout in ms: the idle deadline, shortened to `cap_ms` when given (>= 0).
+int Timeout(int64_t deadline, int cap_ms) {
+  const int t = PollTimeoutMs(deadline);
+  if (cap_ms < 0) return t;
+  return t < 0 ? cap_ms : std::min(t, cap_ms);
+}
+
+// Counts refusals so that a client opening streams in a loop costs one log line, not one per stream.
+class RefusalLog {
+ public:
+  void Refuse(std::string_view what, std::string_view why) {
+    if (count_++ == 0) log::Warn(kLog, "refusing port-forward stream", {{"stream", what}, {"reason", why}});
+  }
+  ~RefusalLog() {
+    if (count_ > 1) log::Info(kLog, "port-forward streams refused", {{"count", count_}});
+  }
+
+ private:
+  uint64_t count_ = 0;
+};
+
 // ---------------------------------------------------------------------------------------------------
 // SPDY: kubelet's portforward/httpstream.go protocol.
 
@@ -130,7 +134,7 @@ class SpdyPortForward : private spdy::Session::Handler {
  public:
   SpdyPortForward(Conn& conn, const PortForwardParams& params, StreamingRuntime& runtime,
                   const SessionOptions& options)
-      : conn_(conn), params_(params), runtime_(runtime), options_(options) {}
+      : conn_(conn), params_(params), runtime_(runtime), options_(options), budget_(options.buffers) {}
 
   void Run();
 
@@ -140,8 +144,6 @@ class SpdyPortForward : private spdy::Session::Handler {
     int32_t port = 0;
     uint32_t error_id = 0, data_id = 0;
     int64_t created = 0;
-    uint64_t dial_key = 0;
-    bool dialing = false;
     Target target;
   };
 
@@ -152,9 +154,11 @@ class SpdyPortForward : private spdy::Session::Handler {
 
   // Ends a pair: optional error text on its error stream, FIN on both streams, pod connection closed.
   void ClosePair(const std::string& request_id, std::string_view error);
-  void HandleDials();
+  void Dial(Pair& pair);
   void ServiceTargets(const std::vector<pollfd>& fds, const std::vector<std::string>& ids, size_t first);
   void ExpireIncompletePairs();
+  size_t Buffered() const;
+  bool RoomFor(size_t more);
   absl::Status Flush() {
     if (!session_.HasOutput()) return absl::OkStatus();
     return conn_.Write(session_.TakeOutput(), MonotonicNow() + options_.write_timeout_ns);
@@ -164,23 +168,34 @@ class SpdyPortForward : private spdy::Session::Handler {
   const PortForwardParams& params_;
   StreamingRuntime& runtime_;
   SessionOptions options_;
+  BufferBudget budget_;
   spdy::Session session_;
-  DialQueue dials_;
-  uint64_t next_dial_key_ = 1;
   std::map<std::string, Pair> pairs_;
+  std::map<int32_t, size_t> pairs_per_port_;
   std::map<uint32_t, std::string> streams_;  // stream id → request id
+  RefusalLog refusals_;
   bool peer_gone_ = false;
   int64_t last_activity_ = MonotonicNow();
 };
+
+size_t SpdyPortForward::Buffered() const {
+  size_t n = session_.output_size() + session_.input_buffered();
+  for (const auto& [id, pair] : pairs_) n += pair.target.outbox.size();
+  return n;
+}
+
+bool SpdyPortForward::RoomFor(size_t more) {
+  if (budget_.Fit(Buffered() + more)) return true;
+  budget_.Fit(Buffered());
+  return false;
+}
 
 void SpdyPortForward::OnStream(uint32_t id, const spdy::HeaderList& headers, bool) {
   // kubelet's httpStreamReceived: a valid port header and stream type, or the stream is refused.
   const std::string_view type = spdy::FindHeader(headers, "streamtype");
   absl::StatusOr<int32_t> port = ParsePort(spdy::FindHeader(headers, "port"));
-  if (!port.ok() || (type != "error" && type != "data") || pairs_.size() >= kMaxPairs) {
-    log::Warn(kLog, "refusing port-forward stream",
-              {{"type", type},
-               {"error", port.ok() ? std::string("too many or bad type") : port.status().ToString()}});
+  if (!port.ok() || (type != "error" && type != "data")) {
+    refusals_.Refuse(type, port.ok() ? "unknown stream type" : ToStd(port.status().message()));
     session_.Reset(id, spdy::RstStatus::kRefusedStream);
     return;
   }
@@ -190,16 +205,33 @@ void SpdyPortForward::OnStream(uint32_t id, const spdy::HeaderList& headers, boo
     // (id + 2), as kubelet's httpStreamHandler.requestID assumes.
     request_id = StrCat(type == "error" ? id : id - 2);
   }
+  auto it = pairs_.find(request_id);
+  if (it == pairs_.end()) {
+    // A new pair: a connection into the pod, within the limits per client connection and per port.
+    if (pairs_.size() >= options_.max_port_pairs) {
+      refusals_.Refuse(type, StrCat("more than ", options_.max_port_pairs, " forwarded connections at once"));
+      session_.Reset(id, spdy::RstStatus::kRefusedStream);
+      return;
+    }
+    if (pairs_per_port_[*port] >= options_.max_pairs_per_port) {
+      refusals_.Refuse(
+          type, StrCat("more than ", options_.max_pairs_per_port, " forwarded connections to port ", *port));
+      session_.Reset(id, spdy::RstStatus::kRefusedStream);
+      return;
+    }
+  }
   if (!session_.Reply(id).ok()) {
     session_.Reset(id, spdy::RstStatus::kInternalError);
     return;
   }
-  Pair& pair = pairs_[request_id];
-  if (pair.created == 0) {
-    pair.request_id = request_id;
-    pair.created = MonotonicNow();
-    pair.port = *port;
+  if (it == pairs_.end()) {
+    it = pairs_.emplace(request_id, Pair{}).first;
+    it->second.request_id = request_id;
+    it->second.created = MonotonicNow();
+    it->second.port = *port;
+    ++pairs_per_port_[*port];
   }
+  Pair& pair = it->second;
   uint32_t& slot = type == "error" ? pair.error_id : pair.data_id;
   if (slot != 0) {
     const std::string msg =
@@ -210,11 +242,19 @@ void SpdyPortForward::OnStream(uint32_t id, const spdy::HeaderList& headers, boo
   }
   slot = id;
   streams_[id] = request_id;
-  if (pair.error_id != 0 && pair.data_id != 0 && !pair.dialing) {
-    pair.dialing = true;
-    pair.dial_key = next_dial_key_++;
-    dials_.Start(pair.dial_key, params_.sandbox_id, pair.port, runtime_);
+  if (pair.error_id != 0 && pair.data_id != 0) Dial(pair);
+}
+
+// The runtime returns at once with a socket that is connected or still connecting; the loop waits for it.
+void SpdyPortForward::Dial(Pair& pair) {
+  absl::StatusOr<UniqueFd> fd = runtime_.DialPort(params_.sandbox_id, pair.port);
+  if (!fd.ok()) {
+    const std::string msg = ForwardError(pair.port, params_.sandbox_id, fd.status());
+    log::Warn(kLog, "port-forward dial failed", {{"error", msg}});
+    ClosePair(pair.request_id, msg);
+    return;
   }
+  pair.target.Begin(*std::move(fd), MonotonicNow() + options_.dial_timeout_ns);
 }
 
 void SpdyPortForward::OnData(uint32_t id, std::string_view data, bool fin) {
@@ -242,35 +282,23 @@ void SpdyPortForward::ClosePair(const std::string& request_id, std::string_view 
   if (pair.data_id != 0 && !pair.target.eof) session_.Data(pair.data_id, "", true);
   streams_.erase(pair.error_id);
   streams_.erase(pair.data_id);
+  if (--pairs_per_port_[pair.port] == 0) pairs_per_port_.erase(pair.port);
   pairs_.erase(it);
-}
-
-void SpdyPortForward::HandleDials() {
-  for (auto& [key, fd] : dials_.Take()) {
-    auto it = pairs_.begin();
-    while (it != pairs_.end() && it->second.dial_key != key) ++it;
-    if (it == pairs_.end()) continue;  // the pair ended while dialing; the socket closes here
-    if (!fd.ok()) {
-      const std::string msg = ForwardError(it->second.port, params_.sandbox_id, fd.status());
-      log::Warn(kLog, "port-forward dial failed", {{"error", msg}});
-      ClosePair(it->first, msg);
-      continue;
-    }
-    it->second.target.fd = *std::move(fd);
-    if (!it->second.target.Drain()) it->second.target.eof = true;
-  }
 }
 
 void SpdyPortForward::ExpireIncompletePairs() {
   const int64_t now = MonotonicNow();
-  std::vector<std::string> expired;
+  std::vector<std::pair<std::string, std::string>> expired;
   for (auto& [id, pair] : pairs_) {
     if ((pair.error_id == 0 || pair.data_id == 0) && now - pair.created > options_.creation_timeout_ns) {
-      expired.push_back(id);
+      expired.emplace_back(id, StrCat("timed out waiting for streams of request ", id));
+    } else if (pair.target.connecting && now >= pair.target.connect_deadline) {
+      expired.emplace_back(id, ForwardError(pair.port, params_.sandbox_id,
+                                            absl::DeadlineExceededError(
+                                                StrCat("connect to 127.0.0.1:", pair.port, ": timed out"))));
     }
   }
-  for (const std::string& id : expired)
-    ClosePair(id, StrCat("timed out waiting for streams of request ", id));
+  for (const auto& [id, why] : expired) ClosePair(id, why);
 }
 
 void SpdyPortForward::ServiceTargets(const std::vector<pollfd>& fds, const std::vector<std::string>& ids,
@@ -279,10 +307,16 @@ void SpdyPortForward::ServiceTargets(const std::vector<pollfd>& fds, const std::
     auto it = pairs_.find(ids[i]);
     if (it == pairs_.end() || fds[first + i].revents == 0) continue;
     Pair& pair = it->second;
+    if (pair.target.connecting) {
+      if (absl::Status s = pair.target.FinishConnect(pair.port); !s.ok()) {
+        ClosePair(ids[i], ForwardError(pair.port, params_.sandbox_id, s));
+        continue;
+      }
+    }
     if (!pair.target.Drain()) pair.target.eof = true;
     std::string data;
     const bool was_eof = pair.target.eof;
-    pair.target.Read(&data);
+    if (RoomFor(kChunk)) pair.target.Read(&data);
     if (!data.empty()) {
       last_activity_ = MonotonicNow();
       session_.Data(pair.data_id, data, false);
@@ -294,7 +328,6 @@ void SpdyPortForward::ServiceTargets(const std::vector<pollfd>& fds, const std::
 }
 
 void SpdyPortForward::Run() {
-  if (!dials_.ok()) return;
   char buf[kChunk];
   while (true) {
     if (absl::Status s = Flush(); !s.ok()) break;
@@ -305,22 +338,24 @@ void SpdyPortForward::Run() {
       log::Info(kLog, "port-forward idle timeout");
       break;
     }
-    size_t backlog = 0;
+    // The client is read only while the budget has room: a pod that does not read stops the client.
+    const bool room = RoomFor(kChunk);
     std::vector<pollfd> fds;
     std::vector<std::string> ids;
-    for (auto& [id, pair] : pairs_) backlog = std::max(backlog, pair.target.outbox.size());
-    fds.push_back({conn_.fd(), static_cast<short>(backlog < kMaxOutbox ? POLLIN : 0), 0});
-    fds.push_back({dials_.fd(), POLLIN, 0});
+    fds.push_back({conn_.fd(), ClientEvents(room), 0});
     for (auto& [id, pair] : pairs_) {
-      if (!pair.target.fd || pair.target.PollEvents() == 0) continue;
-      fds.push_back({pair.target.fd.get(), pair.target.PollEvents(), 0});
+      const short ev = pair.target.PollEvents(room);
+      if (ev == 0) continue;
+      fds.push_back({pair.target.fd.get(), ev, 0});
       ids.push_back(id);
     }
-    int timeout = PollTimeoutMs(idle_deadline);
-    if (!pairs_.empty()) timeout = std::min(timeout < 0 ? 1000 : timeout, 1000);  // creation timeouts
-    if (backlog < kMaxOutbox && conn_.HasBuffered()) timeout = 0;
+    // Pairs waiting for their streams or their connect are checked at least every second.
+    int timeout = Timeout(idle_deadline, pairs_.empty() ? -1 : 1000);
+    if (!room) timeout = std::min(timeout < 0 ? kBudgetRetryMs : timeout, kBudgetRetryMs);
+    if (room && conn_.HasBuffered()) timeout = 0;
     if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
-    if (backlog < kMaxOutbox && (fds[0].revents != 0 || conn_.HasBuffered())) {
+    if (!room && ClientHungUp(fds[0].revents)) break;  // the client left while it was not read
+    if (room && (fds[0].revents != 0 || conn_.HasBuffered())) {
       absl::StatusOr<ReadResult> r = conn_.Read(buf, sizeof(buf));
       if (!r.ok() || r->eof) break;
       if (r->n > 0) {
@@ -330,12 +365,11 @@ void SpdyPortForward::Run() {
           break;
         }
         for (auto& [id, pair] : pairs_) {
-          if (pair.target.fd && !pair.target.Drain()) pair.target.eof = true;
+          if (!pair.target.Drain()) pair.target.eof = true;
         }
       }
     }
-    if (fds[1].revents != 0) HandleDials();
-    ServiceTargets(fds, ids, 2);
+    ServiceTargets(fds, ids, 1);
   }
   session_.GoAway();
   (void)Flush();
@@ -353,7 +387,9 @@ class WebSocketPortForward {
         ports_(ports),
         runtime_(runtime),
         options_(options),
-        targets_(ports.size()) {}
+        budget_(options.buffers),
+        targets_(ports.size()),
+        finished_(ports.size(), false) {}
 
   void Run();
 
@@ -363,22 +399,48 @@ class WebSocketPortForward {
     body.append(data);
     out_ += ws::EncodeFrame(ws::kBinary, body);
   }
+  void Finish(size_t i, std::string_view error) {
+    if (finished_[i]) return;
+    if (!error.empty()) Send(2 * i + 1, error);
+    finished_[i] = true;
+    targets_[i].fd.reset();
+    --remaining_;
+  }
   absl::Status Feed(std::string_view bytes);
+  void ServiceTarget(size_t i, short revents);
+  size_t Buffered() const;
+  bool RoomFor(size_t more);
 
   Conn& conn_;
   const PortForwardParams& params_;
   const std::vector<int32_t>& ports_;
   StreamingRuntime& runtime_;
   SessionOptions options_;
+  BufferBudget budget_;
   std::vector<Target> targets_;
-  std::vector<bool> finished_ = std::vector<bool>(ports_.size(), false);
-  DialQueue dials_;
+  std::vector<bool> finished_;
+  size_t remaining_ = 0;
   ws::MessageReader reader_;
+  int channel_ = -1;  // of the message being received; -1 until its first byte
   std::string out_;
   bool peer_gone_ = false;
   int64_t last_activity_ = MonotonicNow();
 };
 
+size_t WebSocketPortForward::Buffered() const {
+  size_t n = out_.size() + reader_.buffered();
+  for (const Target& t : targets_) n += t.outbox.size();
+  return n;
+}
+
+bool WebSocketPortForward::RoomFor(size_t more) {
+  if (budget_.Fit(Buffered() + more)) return true;
+  budget_.Fit(Buffered());
+  return false;
+}
+
+// Messages arrive in pieces; the first byte of each names its channel. Only data channels (even) carry
+// client bytes; anything else is ignored like kubelet does.
 absl::Status WebSocketPortForward::Feed(std::string_view bytes) {
   reader_.Append(bytes);
   while (true) {
@@ -389,43 +451,80 @@ absl::Status WebSocketPortForward::Feed(std::string_view bytes) {
     } else if (m->opcode == ws::kClose) {
       peer_gone_ = true;
       return absl::OkStatus();
-    } else if (m->opcode == ws::kBinary && !m->payload.empty()) {
-      const size_t channel = static_cast<uint8_t>(m->payload[0]);
-      // Only data channels (even) carry client bytes; anything else is ignored like kubelet does.
-      if (channel % 2 == 0 && channel / 2 < targets_.size() && !finished_[channel / 2]) {
-        targets_[channel / 2].outbox.append(m->payload, 1);
+    } else if (m->opcode == ws::kBinary) {
+      std::string_view data = m->payload;
+      if (m->first) channel_ = -1;
+      if (channel_ < 0 && !data.empty()) {
+        channel_ = static_cast<uint8_t>(data[0]);
+        data.remove_prefix(1);
+      }
+      const size_t i = static_cast<size_t>(channel_) / 2;
+      if (channel_ >= 0 && channel_ % 2 == 0 && i < targets_.size() && !finished_[i] && !data.empty()) {
+        targets_[i].outbox.append(data);
       }
     }
   }
 }
 
+void WebSocketPortForward::ServiceTarget(size_t i, short revents) {
+  Target& t = targets_[i];
+  if (t.connecting) {
+    if (revents == 0 && MonotonicNow() < t.connect_deadline) return;
+    absl::Status s =
+        revents == 0 ? absl::DeadlineExceededError(StrCat("connect to 127.0.0.1:", ports_[i], ": timed out"))
+                     : t.FinishConnect(ports_[i]);
+    if (!s.ok()) return Finish(i, ForwardError(ports_[i], params_.sandbox_id, s));
+  }
+  if (revents == 0 && t.outbox.empty()) return;
+  if (!t.Drain()) t.eof = true;
+  std::string data;
+  if (RoomFor(kChunk)) t.Read(&data);
+  if (!data.empty()) {
+    last_activity_ = MonotonicNow();
+    Send(2 * i, data);
+  }
+  if (t.eof) Finish(i, "");
+}
+
 void WebSocketPortForward::Run() {
-  if (!dials_.ok()) return;
+  remaining_ = ports_.size();
   for (size_t i = 0; i < ports_.size(); ++i) {
     const char port_le[2] = {static_cast<char>(ports_[i] & 0xff), static_cast<char>((ports_[i] >> 8) & 0xff)};
     Send(2 * i, std::string_view(port_le, 2));
     Send(2 * i + 1, std::string_view(port_le, 2));
-    dials_.Start(i, params_.sandbox_id, ports_[i], runtime_);
+    absl::StatusOr<UniqueFd> fd = runtime_.DialPort(params_.sandbox_id, ports_[i]);
+    if (fd.ok()) {
+      targets_[i].Begin(*std::move(fd), MonotonicNow() + options_.dial_timeout_ns);
+    } else {
+      Finish(i, ForwardError(ports_[i], params_.sandbox_id, fd.status()));
+    }
   }
-  size_t remaining = ports_.size();
   char buf[kChunk];
-  while (remaining > 0 && !peer_gone_) {
+  while (remaining_ > 0 && !peer_gone_) {
     if (!out_.empty() &&
         !conn_.Write(std::exchange(out_, {}), MonotonicNow() + options_.write_timeout_ns).ok()) {
       return;
     }
     const int64_t idle_deadline = last_activity_ + options_.idle_timeout_ns;
     if (MonotonicNow() >= idle_deadline) break;
-    std::vector<pollfd> fds = {{conn_.fd(), POLLIN, 0}, {dials_.fd(), POLLIN, 0}};
+    const bool room = RoomFor(kChunk);
+    std::vector<pollfd> fds = {{conn_.fd(), ClientEvents(room), 0}};
     std::vector<size_t> idx;
+    bool connecting = false;
     for (size_t i = 0; i < targets_.size(); ++i) {
-      if (!targets_[i].fd || finished_[i] || targets_[i].PollEvents() == 0) continue;
-      fds.push_back({targets_[i].fd.get(), targets_[i].PollEvents(), 0});
+      if (finished_[i]) continue;
+      connecting = connecting || targets_[i].connecting;
+      const short ev = targets_[i].PollEvents(room);
+      if (ev == 0) continue;
+      fds.push_back({targets_[i].fd.get(), ev, 0});
       idx.push_back(i);
     }
-    const int timeout = conn_.HasBuffered() ? 0 : PollTimeoutMs(idle_deadline);
+    int timeout = Timeout(idle_deadline, connecting ? 1000 : -1);
+    if (!room) timeout = std::min(timeout < 0 ? kBudgetRetryMs : timeout, kBudgetRetryMs);
+    if (room && conn_.HasBuffered()) timeout = 0;
     if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
-    if (fds[0].revents != 0 || conn_.HasBuffered()) {
+    if (!room && ClientHungUp(fds[0].revents)) return;  // the client left while it was not read
+    if (room && (fds[0].revents != 0 || conn_.HasBuffered())) {
       absl::StatusOr<ReadResult> r = conn_.Read(buf, sizeof(buf));
       if (!r.ok() || r->eof) return;
       if (r->n > 0) {
@@ -433,31 +532,10 @@ void WebSocketPortForward::Run() {
         if (!Feed(std::string_view(buf, r->n)).ok()) break;
       }
     }
-    if (fds[1].revents != 0) {
-      for (auto& [i, fd] : dials_.Take()) {
-        if (fd.ok()) {
-          targets_[i].fd = *std::move(fd);
-          continue;
-        }
-        Send(2 * i + 1, ForwardError(ports_[i], params_.sandbox_id, fd.status()));
-        finished_[i] = true;
-        --remaining;
-      }
-    }
-    for (size_t k = 0; k < idx.size(); ++k) {
-      const size_t i = idx[k];
-      if (fds[2 + k].revents == 0 && targets_[i].outbox.empty()) continue;
-      if (!targets_[i].Drain()) targets_[i].eof = true;
-      std::string data;
-      targets_[i].Read(&data);
-      if (!data.empty()) {
-        last_activity_ = MonotonicNow();
-        Send(2 * i, data);
-      }
-      if (targets_[i].eof) {
-        finished_[i] = true;
-        --remaining;
-      }
+    std::vector<short> revents(targets_.size(), 0);
+    for (size_t k = 0; k < idx.size(); ++k) revents[idx[k]] = fds[1 + k].revents;
+    for (size_t i = 0; i < targets_.size(); ++i) {
+      if (!finished_[i]) ServiceTarget(i, revents[i]);
     }
   }
   out_ += ws::EncodeClose(ws::kCloseNormal, "");
@@ -472,6 +550,21 @@ absl::StatusOr<int32_t> ParsePort(std::string_view text) {
     return absl::InvalidArgumentError(StrCat("invalid port \"", text, "\": want a number in 1-65535"));
   }
   return static_cast<int32_t>(*v);
+}
+
+absl::Status CheckPortForwardPorts(const std::vector<int32_t>& ports, const SessionOptions& options) {
+  if (ports.size() > options.max_port_pairs) {
+    return absl::InvalidArgumentError(
+        StrCat(ports.size(), " ports requested; at most ", options.max_port_pairs, " are forwarded at once"));
+  }
+  std::map<int32_t, size_t> per_port;
+  for (int32_t port : ports) {
+    if (++per_port[port] > options.max_pairs_per_port) {
+      return absl::InvalidArgumentError(
+          StrCat("port ", port, " requested more than ", options.max_pairs_per_port, " times"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void ServeSpdyPortForward(Conn& conn, const PortForwardParams& params, StreamingRuntime& runtime,

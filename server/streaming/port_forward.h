@@ -5,6 +5,8 @@
 //    headers (client-go tools/portforward/portforward.go handleConnection).
 //  - Plain WebSocket: one data channel (2i) and one error channel (2i+1) per requested port; the server's
 //    first message on each carries the port as 2 bytes little-endian.
+// Connections into the pod come from StreamingRuntime::DialPort, which must not block: the session waits
+// for a connecting socket itself (SessionOptions::dial_timeout_ns), so that no dial needs a thread.
 #pragma once
 
 #include "server/streaming/conn.h"
@@ -16,9 +18,12 @@ namespace cricket::streaming {
 void ServeSpdyPortForward(Conn& conn, const PortForwardParams& params, StreamingRuntime& runtime,
                           const SessionOptions& options);
 
-// `ports` must be non-empty (the caller answers 400 otherwise).
+// `ports` must be non-empty and pass CheckPortForwardPorts (the caller answers 400 otherwise).
 void ServeWebSocketPortForward(Conn& conn, const PortForwardParams& params, const std::vector<int32_t>& ports,
                                StreamingRuntime& runtime, const SessionOptions& options);
+
+// The ports of a WebSocket port-forward within the limits per connection and per port.
+absl::Status CheckPortForwardPorts(const std::vector<int32_t>& ports, const SessionOptions& options);
 
 // Parses a "port" header or query value: a decimal in 1..65535.
 absl::StatusOr<int32_t> ParsePort(std::string_view text);

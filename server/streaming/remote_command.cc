@@ -15,14 +15,17 @@
 #include "lib/common/time_util.h"
 #include "server/streaming/remote_command_framing.h"
 #include "server/streaming/stream_io.h"
+#include "server/streaming/thread.h"
 
 namespace cricket::streaming {
 namespace {
 
 constexpr std::string_view kLog = "streaming";
+// Bytes read at once, from the client or from the process's output; the connection's budget must have
+// room for this much more before each read (a slow stdin reader or client thus stops the other side).
 constexpr size_t kReadChunk = 32 * 1024;
-// Client bytes buffered for a slow stdin reader before the session stops reading from the client.
-constexpr size_t kMaxStdinBacklog = 1 << 20;
+// Without room in the budget, how often to look again (other connections may give some back).
+constexpr int kBudgetRetryMs = 100;
 
 StreamSet StreamsOf(const CommandRequest& request) {
   return std::visit(
@@ -33,6 +36,11 @@ StreamSet StreamsOf(const CommandRequest& request) {
 }
 
 std::string CommandString(const std::vector<std::string>& cmd) { return StrCat("[", Join(cmd, " "), "]"); }
+
+// Commands and error messages may carry any bytes: invalid UTF-8 is replaced, never thrown about.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string InternalMessage(const absl::Status& status) {
   return StrCat("Internal error occurred: ", ToStd(status.message()));
@@ -103,11 +111,13 @@ class CommandSession : public CommandSink {
         protocol_(protocol),
         request_(request),
         runtime_(runtime),
-        options_(options) {}
+        options_(options),
+        budget_(options.buffers),
+        stdin_open_(StreamsOf(request).stdin) {}
 
   void Run();
 
-  // CommandSink.
+  // CommandSink. Stdin for a request without stdin is dropped at once, before and after the start.
   void OnStdin(std::string_view data) override {
     if (stdin_open_) stdin_buf_.append(data);
   }
@@ -118,7 +128,7 @@ class CommandSession : public CommandSink {
         if (io_)
           io_->PushResize(*size);
         else
-          pending_sizes_.push_back(*size);
+          pending_size_ = *size;  // before the start only the latest size matters
       }
     });
   }
@@ -127,10 +137,15 @@ class CommandSession : public CommandSink {
 
  private:
   absl::Status Flush();
+  size_t Buffered() const { return stdin_buf_.size() + framing_->buffered(); }
+  // True when the budget has room for `more` bytes on top of what the session holds; settles it to
+  // what the session holds otherwise.
+  bool RoomFor(size_t more);
   absl::Status ReadClient();
   bool WaitForStreams();
   absl::Status StartBackend();
   void PumpUntilBackendDone();
+  absl::StatusOr<int> RunBackend();
   void PumpOutput(UniqueFd& fd, Channel channel, bool drain);
   void PumpStdin();
   void Abort(std::string_view why);
@@ -143,6 +158,7 @@ class CommandSession : public CommandSink {
   const CommandRequest& request_;
   StreamingRuntime& runtime_;
   SessionOptions options_;
+  BufferBudget budget_;
 
   std::unique_ptr<PipeStreamIo> io_;
   std::thread backend_;
@@ -150,12 +166,12 @@ class CommandSession : public CommandSink {
   std::optional<absl::StatusOr<int>> result_;
 
   std::string stdin_buf_;
-  bool stdin_open_ = true;
+  bool stdin_open_;
   bool stdin_eof_ = false;
   bool peer_gone_ = false;
   bool discard_[5] = {};
   JsonObjectSplitter resize_;
-  std::vector<TerminalSize> pending_sizes_;
+  std::optional<TerminalSize> pending_size_;
   int64_t last_activity_ = MonotonicNow();
 };
 
@@ -165,10 +181,16 @@ absl::Status CommandSession::Flush() {
   return conn_.Write(out, MonotonicNow() + options_.write_timeout_ns);
 }
 
+bool CommandSession::RoomFor(size_t more) {
+  if (budget_.Fit(Buffered() + more)) return true;
+  budget_.Fit(Buffered());
+  return false;
+}
+
 absl::Status CommandSession::ReadClient() {
   char buf[kReadChunk];
   // Bounded so that a fast client cannot starve the output direction.
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 8 && RoomFor(kReadChunk); ++i) {
     ASSIGN_OR_RETURN(ReadResult r, conn_.Read(buf, sizeof(buf)));
     if (r.eof) {
       peer_gone_ = true;
@@ -184,12 +206,31 @@ absl::Status CommandSession::ReadClient() {
 
 // Kubelet's server waits (stream creation timeout, 30 s) until the client has opened every stream the
 // request implies before it starts the command.
+// What arrives meanwhile (stdin before the start) is held within the connection's budget: a client that
+// fills it before opening its streams (which no Kubernetes client does) is dropped.
 bool CommandSession::WaitForStreams() {
   const int64_t deadline = MonotonicNow() + options_.creation_timeout_ns;
   while (!framing_->Ready()) {
     if (absl::Status s = Flush(); !s.ok()) {
       log::Warn(kLog, "stream client write failed", {{"error", s}});
       return false;
+    }
+    if (MonotonicNow() >= deadline) {
+      log::Warn(kLog, "timed out waiting for the client to create streams");
+      return false;
+    }
+    if (!RoomFor(kReadChunk)) {
+      if (Buffered() + kReadChunk > budget_.cap()) {
+        // Nothing takes these bytes before the start, and no client sends that much before opening its
+        // streams: waiting would only hold the connection until the deadline.
+        log::Warn(kLog, "stream client sent too much before opening its streams", {{"limit", budget_.cap()}});
+        return false;
+      }
+      pollfd p{conn_.fd(), ClientEvents(false), 0};
+      if (poll(&p, 1, std::min(kBudgetRetryMs, PollTimeoutMs(deadline))) > 0 && ClientHungUp(p.revents)) {
+        return false;  // the client left
+      }
+      continue;
     }
     if (!conn_.HasBuffered()) {
       absl::Status s = WaitFd(conn_.fd(), POLLIN, deadline);
@@ -211,14 +252,23 @@ bool CommandSession::WaitForStreams() {
 absl::Status CommandSession::StartBackend() {
   const StreamSet s = StreamsOf(request_);
   ASSIGN_OR_RETURN(io_, PipeStreamIo::Create({s.stdin, s.stdout, s.stderr, s.tty}));
-  for (const TerminalSize& size : pending_sizes_) io_->PushResize(size);
-  pending_sizes_.clear();
-  stdin_open_ = s.stdin;
-  if (!stdin_open_) stdin_buf_.clear();
+  if (pending_size_) io_->PushResize(*pending_size_);
+  pending_size_.reset();
   done_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!done_fd_) return ErrnoError("create", "eventfd");
-  backend_ = std::thread([this] {
-    absl::StatusOr<int> result = std::visit(
+  ASSIGN_OR_RETURN(backend_, StartThread("stream-exec", [this] {
+                     absl::StatusOr<int> result = RunBackend();
+                     result_ = std::move(result);
+                     const uint64_t one = 1;
+                     (void)!write(done_fd_.get(), &one, sizeof(one));
+                   }));
+  return absl::OkStatus();
+}
+
+// The runtime's Exec or Attach; an exception from it becomes the session's error, never the thread's end.
+absl::StatusOr<int> CommandSession::RunBackend() {
+  try {
+    return std::visit(
         [this](const auto& p) -> absl::StatusOr<int> {
           if constexpr (std::is_same_v<std::decay_t<decltype(p)>, ExecParams>) {
             return runtime_.Exec(p, *io_);
@@ -229,19 +279,21 @@ absl::Status CommandSession::StartBackend() {
           }
         },
         request_);
-    result_ = std::move(result);
-    const uint64_t one = 1;
-    (void)!write(done_fd_.get(), &one, sizeof(one));
-  });
-  return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return absl::InternalError(StrCat("exec/attach backend failed: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("exec/attach backend failed");
+  }
 }
 
 void CommandSession::PumpOutput(UniqueFd& fd, Channel channel, bool drain) {
   char buf[kReadChunk];
   // Draining after the backend returned takes what the pipe holds (64 KiB by default), bounded in case
-  // a leftover writer keeps it full.
+  // a leftover writer keeps it full, and written out chunk by chunk.
   const int rounds = drain ? 256 : 8;
   for (int i = 0; i < rounds; ++i) {
+    if (drain && !Flush().ok()) return;
+    if (!RoomFor(kReadChunk)) return;
     const ssize_t n = read(fd.get(), buf, sizeof(buf));
     if (n > 0) {
       last_activity_ = MonotonicNow();
@@ -285,23 +337,28 @@ void CommandSession::PumpUntilBackendDone() {
     const int64_t idle_deadline = last_activity_ + options_.idle_timeout_ns;
     if (MonotonicNow() >= idle_deadline) return Abort("stream idle timeout");
 
+    // The client and the process's output are read only while the budget has room: a process that does
+    // not read its stdin stops the client, a client that does not read stops the process's output.
+    const bool room = RoomFor(kReadChunk);
     pollfd fds[5];
     int n = 0;
-    const int conn_i = stdin_buf_.size() < kMaxStdinBacklog ? n++ : -1;
-    if (conn_i >= 0) fds[conn_i] = {conn_.fd(), POLLIN, 0};
+    const int conn_i = n++;
+    fds[conn_i] = {conn_.fd(), ClientEvents(room), 0};
     const int done_i = n++;
     fds[done_i] = {done_fd_.get(), POLLIN, 0};
-    const int out_i = io_->stdout_reader() ? n++ : -1;
+    const int out_i = room && io_->stdout_reader() ? n++ : -1;
     if (out_i >= 0) fds[out_i] = {io_->stdout_reader().get(), POLLIN, 0};
-    const int err_i = io_->stderr_reader() ? n++ : -1;
+    const int err_i = room && io_->stderr_reader() ? n++ : -1;
     if (err_i >= 0) fds[err_i] = {io_->stderr_reader().get(), POLLIN, 0};
     const int in_i = io_->stdin_writer() && !stdin_buf_.empty() ? n++ : -1;
     if (in_i >= 0) fds[in_i] = {io_->stdin_writer().get(), POLLOUT, 0};
 
-    const int timeout = conn_i >= 0 && conn_.HasBuffered() ? 0 : PollTimeoutMs(idle_deadline);
+    int timeout = room && conn_.HasBuffered() ? 0 : PollTimeoutMs(idle_deadline);
+    if (!room) timeout = timeout < 0 ? kBudgetRetryMs : std::min(timeout, kBudgetRetryMs);
     if (poll(fds, n, timeout) < 0 && errno != EINTR) return Abort("poll failed");
 
-    if (conn_i >= 0 && (fds[conn_i].revents != 0 || conn_.HasBuffered())) {
+    if (!room && ClientHungUp(fds[conn_i].revents)) return Abort("client went away");
+    if (room && (fds[conn_i].revents != 0 || conn_.HasBuffered())) {
       if (absl::Status s = ReadClient(); !s.ok()) {
         (void)Flush();
         return Abort(StrCat("stream protocol error: ", ToStd(s.message())));
@@ -367,7 +424,7 @@ std::string CommandStatusJson(const absl::StatusOr<int>& result, const std::vect
   nlohmann::json status = {{"metadata", nlohmann::json::object()}};
   if (result.ok() && *result == 0) {
     status["status"] = "Success";
-    return status.dump();
+    return Dump(status);
   }
   status["status"] = "Failure";
   if (result.ok() && *result > 0 && *result <= 255) {
@@ -379,7 +436,7 @@ std::string CommandStatusJson(const absl::StatusOr<int>& result, const std::vect
     cause["message"] = StrCat(*result);
     status["details"] = nlohmann::json::object();
     status["details"]["causes"] = nlohmann::json::array({cause});
-    return status.dump();
+    return Dump(status);
   }
   const absl::Status error =
       result.ok() ? absl::InternalError(StrCat("invalid exit code ", *result)) : result.status();
@@ -391,7 +448,7 @@ std::string CommandStatusJson(const absl::StatusOr<int>& result, const std::vect
   status["details"] = nlohmann::json::object();
   status["details"]["causes"] = nlohmann::json::array({cause});
   status["code"] = 500;
-  return status.dump();
+  return Dump(status);
 }
 
 std::string CommandStatusText(const absl::StatusOr<int>& result, const std::vector<std::string>& cmd) {

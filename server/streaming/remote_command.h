@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "absl/status/statusor.h"
+#include "server/streaming/budget.h"
 #include "server/streaming/conn.h"
 #include "server/streaming/runtime.h"
 
@@ -25,6 +26,15 @@ struct SessionOptions {
   int64_t idle_timeout_ns = 4LL * 3600 * 1000 * 1000 * 1000;
   int64_t creation_timeout_ns = 30LL * 1000 * 1000 * 1000;
   int64_t write_timeout_ns = 60LL * 1000 * 1000 * 1000;
+  // Port-forward: how long a connection into the pod may take to be established, how many such
+  // connections (stream pairs, or ports of the WebSocket protocol) one client connection may have at
+  // once, and how many of those may go to one port.
+  int64_t dial_timeout_ns = 5LL * 1000 * 1000 * 1000;
+  size_t max_port_pairs = 128;
+  size_t max_pairs_per_port = 64;
+  // The server-wide pool every session's buffers come from (budget.h); nullptr gives each session the
+  // default per-connection cap and no shared limit (tests, fuzzing).
+  BufferPool* buffers = nullptr;
 };
 
 using CommandRequest = std::variant<ExecParams, AttachParams>;

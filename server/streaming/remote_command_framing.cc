@@ -60,6 +60,7 @@ class SpdyCommandFraming : public CommandFraming, private spdy::Session::Handler
   }
 
   std::string TakeOutput() override { return session_.TakeOutput(); }
+  size_t buffered() const override { return session_.output_size() + session_.input_buffered(); }
 
  private:
   void Finish(Channel c) {
@@ -164,7 +165,7 @@ class WebSocketCommandFraming : public CommandFraming {
           return absl::OkStatus();
         case ws::kBinary:
         case ws::kText:
-          HandleMessage(m, sink);
+          HandlePiece(m, sink);
           break;
       }
     }
@@ -183,27 +184,54 @@ class WebSocketCommandFraming : public CommandFraming {
   }
 
   std::string TakeOutput() override { return std::exchange(output_, std::string()); }
+  size_t buffered() const override { return output_.size() + reader_.buffered() + b64_carry_.size(); }
 
  private:
-  void HandleMessage(const ws::Message& m, CommandSink& sink) {
-    if (m.payload.empty()) return;
-    if ((m.opcode == ws::kText) != base64_) return;  // wrong message type for the protocol: ignored
-    const uint8_t first = static_cast<uint8_t>(m.payload[0]);
-    if (protocol_ == CommandProtocol::kV5 && first == 0xFF) {
-      if (m.payload.size() == 2 && m.payload[1] == kStdin) sink.OnStdinClose();
+  static constexpr int kUnknownChannel = -1;
+  static constexpr int kCloseMessage = 0xFF;
+
+  // A message arrives in pieces: its first byte names the channel (an ASCII digit with base64), the rest
+  // is data for it, base64-decoded in groups of four characters as they come.
+  void HandlePiece(const ws::Message& m, CommandSink& sink) {
+    if (m.first) {
+      channel_ = kUnknownChannel;
+      skip_ = (m.opcode == ws::kText) != base64_;  // the wrong message type for the protocol: ignored
+      b64_carry_.clear();
+      close_body_.clear();
+    }
+    if (skip_) return;
+    std::string_view data = m.payload;
+    if (channel_ == kUnknownChannel) {
+      if (data.empty()) return;
+      const uint8_t first = static_cast<uint8_t>(data[0]);
+      data.remove_prefix(1);
+      if (protocol_ == CommandProtocol::kV5 && first == kCloseMessage) {
+        channel_ = kCloseMessage;
+      } else {
+        channel_ = base64_ ? first - '0' : first;
+      }
+    }
+    if (channel_ == kCloseMessage) {
+      // [0xFF, channel]: the client closed its side of a channel.
+      if (close_body_.size() < 2) close_body_.append(data.substr(0, 2 - close_body_.size()));
+      if (m.fin && close_body_.size() == 1 && close_body_[0] == kStdin) sink.OnStdinClose();
       return;
     }
-    const int channel = base64_ ? first - '0' : first;
     std::string decoded;
-    std::string_view data = std::string_view(m.payload).substr(1);
     if (base64_) {
-      auto d = Base64Decode(data);
-      if (!d) return;
+      b64_carry_.append(data);
+      const size_t whole = m.fin ? b64_carry_.size() : b64_carry_.size() / 4 * 4;
+      auto d = Base64Decode(std::string_view(b64_carry_).substr(0, whole));
+      b64_carry_.erase(0, whole);
+      if (!d) {
+        skip_ = true;  // not base64: the rest of the message is dropped
+        return;
+      }
       decoded = *std::move(d);
       data = decoded;
     }
-    if (channel == kStdin && !data.empty()) sink.OnStdin(data);
-    if (channel == kResize && !data.empty()) sink.OnResize(data);
+    if (channel_ == kStdin && !data.empty()) sink.OnStdin(data);
+    if (channel_ == kResize && !data.empty()) sink.OnResize(data);
   }
 
   void SendMessage(Channel channel, std::string_view data) {
@@ -223,6 +251,11 @@ class WebSocketCommandFraming : public CommandFraming {
   ws::MessageReader reader_;
   std::string output_;
   bool closing_ = false;
+  // The message being received.
+  int channel_ = kUnknownChannel;
+  bool skip_ = false;
+  std::string b64_carry_;
+  std::string close_body_;
 };
 
 }  // namespace

@@ -37,6 +37,8 @@ class CommandFraming {
   // stream and says goodbye (GOAWAY / WebSocket close 1000).
   virtual void SendEnd(std::string_view status_body) = 0;
   virtual std::string TakeOutput() = 0;
+  // Bytes held: output not yet taken and client bytes not yet passed on (partial frames).
+  virtual size_t buffered() const = 0;
 };
 
 struct StreamSet {

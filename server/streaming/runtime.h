@@ -93,8 +93,10 @@ class StreamingRuntime {
   virtual absl::Status Attach(const AttachParams& params, StreamIo& io) = 0;
 
   // Opens a TCP connection to localhost:`port` inside the sandbox's network namespace and returns the
-  // connected socket (a stream socket; the server copies bytes both ways and closes it). Should give up
-  // after a bounded time (a few seconds) when nothing answers.
+  // socket at once, connected or still connecting (a non-blocking connect in progress): the server
+  // waits for it to become writable (a few seconds at most) and reads SO_ERROR, so that no dial ever
+  // holds a thread. The server copies bytes both ways and closes it. Errors: the sandbox is not there
+  // or not ready, the socket could not be made, the connect failed at once (e.g. refused).
   virtual absl::StatusOr<UniqueFd> DialPort(const std::string& sandbox_id, int32_t port) = 0;
 };
 

@@ -13,13 +13,14 @@
 
 #include <cerrno>
 
+#include "absl/cleanup/cleanup.h"
 #include "lib/common/logging.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
 #include "server/streaming/http_request.h"
-#include "server/streaming/port_forward.h"
-#include "server/streaming/websocket.h"
+#include "server/streaming/thread.h"
+#include "server/streaming/upgrade.h"
 
 namespace cricket::streaming {
 namespace {
@@ -40,6 +41,25 @@ std::string SslErrors() {
 
 bool IsIpv6Literal(std::string_view host) { return host.find(':') != std::string_view::npos; }
 
+absl::Status ValidateOptions(const StreamingServerOptions& o) {
+  if (o.port < 0 || o.port > 65535) {
+    return absl::InvalidArgumentError(StrCat("stream port ", o.port, " is out of range"));
+  }
+  RETURN_IF_ERROR(BufferPool::Validate(o.total_buffer_bytes, o.connection_buffer_floor,
+                                       o.connection_buffer_bytes, o.max_connections));
+  if (o.connection_buffer_floor < 64 << 10) {
+    // One read of the client or of a process (32 KiB) plus a partial frame must always fit.
+    return absl::InvalidArgumentError("the per-connection stream buffer floor must be at least 64 KiB");
+  }
+  if (o.max_connections_per_peer == 0 || o.max_pending == 0 || o.max_port_pairs == 0 ||
+      o.max_pairs_per_port == 0) {
+    return absl::InvalidArgumentError("streaming connection and port-forward limits must be at least 1");
+  }
+  if (o.pending_timeout_ns <= 0)
+    return absl::InvalidArgumentError("the stream request timeout must be positive");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void StreamingServer::SslCtxDeleter::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
@@ -48,24 +68,27 @@ StreamingServer::StreamingServer(const StreamingServerOptions& options,
                                  std::shared_ptr<StreamingRuntime> runtime)
     : options_(options),
       runtime_(std::move(runtime)),
-      cache_(RequestCache::Options{options.token_ttl_ns, options.max_tokens, {}, {}}) {
+      cache_(RequestCache::Options{options.token_ttl_ns, options.max_tokens, {}, {}}),
+      buffers_(options.total_buffer_bytes, options.connection_buffer_floor, options.connection_buffer_bytes,
+               options.max_connections) {
   session_options_.idle_timeout_ns = options.idle_timeout_ns;
   session_options_.creation_timeout_ns = options.creation_timeout_ns;
+  session_options_.max_port_pairs = options.max_port_pairs;
+  session_options_.max_pairs_per_port = options.max_pairs_per_port;
+  session_options_.buffers = &buffers_;
 }
 
 absl::StatusOr<std::unique_ptr<StreamingServer>> StreamingServer::Start(
     const StreamingServerOptions& options, std::shared_ptr<StreamingRuntime> runtime) {
   if (!runtime) return absl::InvalidArgumentError("streaming server needs a runtime");
-  if (options.port < 0 || options.port > 65535) {
-    return absl::InvalidArgumentError(StrCat("stream port ", options.port, " is out of range"));
-  }
+  RETURN_IF_ERROR(ValidateOptions(options));
   signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<StreamingServer> server(new StreamingServer(options, std::move(runtime)));
   if (options.enable_tls) RETURN_IF_ERROR(server->SetUpTls());
   RETURN_IF_ERROR(server->Listen());
   server->stop_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!server->stop_fd_) return ErrnoError("create", "eventfd");
-  server->accept_thread_ = std::thread([s = server.get()] { s->AcceptLoop(); });
+  ASSIGN_OR_RETURN(server->gate_thread_, StartThread("stream-gate", [s = server.get()] { s->GateLoop(); }));
   log::Info(kLog, "streaming server listening", {{"url", server->base_url_}});
   return server;
 }
@@ -111,7 +134,8 @@ absl::Status StreamingServer::Listen() {
     return absl::InvalidArgumentError(StrCat("stream address \"", address, "\": ", gai_strerror(rc)));
   }
   const std::string where = StrCat(address, ":", options_.port);
-  UniqueFd fd(socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking: the gate accepts until EAGAIN.
+  UniqueFd fd(socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {
     freeaddrinfo(res);
     return ErrnoError("create socket for", where);
@@ -122,7 +146,13 @@ absl::Status StreamingServer::Listen() {
   const int family = res->ai_family;
   freeaddrinfo(res);
   if (bound != 0) return ErrnoError("bind stream server to", where);
-  if (listen(fd.get(), 128) != 0) return ErrnoError("listen on", where);
+  // Connections are handed over only once their first bytes are there (the request head, or a TLS
+  // ClientHello): a client that connects and sends nothing never costs the gate anything, and the
+  // kernel drops it after the pending timeout.
+  const int defer_s =
+      static_cast<int>(std::max<int64_t>(1, (options_.pending_timeout_ns + 999999999) / 1000000000));
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s));
+  if (listen(fd.get(), 1024) != 0) return ErrnoError("listen on", where);
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
@@ -147,21 +177,24 @@ void StreamingServer::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
-    for (auto& [id, c] : connections_) {
-      if (c.fd >= 0) shutdown(c.fd, SHUT_RDWR);
-    }
   }
   if (stop_fd_) {
     const uint64_t one = 1;
     (void)!write(stop_fd_.get(), &one, sizeof(one));
   }
-  if (accept_thread_.joinable()) accept_thread_.join();
-  std::map<uint64_t, Connection> left;
+  if (gate_thread_.joinable()) gate_thread_.join();  // it closes every pending connection
+  std::map<uint64_t, Session> left;
   {
+    // No session starts any more: shut every one down (their backends see cancellation) and wait.
     absl::MutexLock lock(&mu_);
-    left.swap(connections_);
+    for (auto& [id, session] : sessions_) {
+      if (session.fd >= 0) shutdown(session.fd, SHUT_RDWR);
+    }
+    left.swap(sessions_);
   }
-  for (auto& [id, c] : left) c.thread.join();
+  for (auto& [id, session] : left) {
+    if (session.thread.joinable()) session.thread.join();
+  }
   listen_fd_.reset();
 }
 
@@ -169,82 +202,50 @@ void StreamingServer::ReapFinished() {
   std::vector<std::thread> finished;
   {
     absl::MutexLock lock(&mu_);
-    for (auto it = connections_.begin(); it != connections_.end();) {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->second.done) {
         finished.push_back(std::move(it->second.thread));
-        it = connections_.erase(it);
+        it = sessions_.erase(it);
       } else {
         ++it;
       }
     }
   }
-  for (std::thread& t : finished) t.join();
-}
-
-void StreamingServer::AcceptLoop() {
-  while (true) {
-    pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
-    if (poll(fds, 2, 10000) < 0 && errno != EINTR) {
-      log::Error(kLog, "poll on stream listener failed", {{"error", ErrnoError("poll", "listener")}});
-      return;
-    }
-    ReapFinished();
-    if (fds[1].revents != 0) return;
-    if (fds[0].revents == 0) continue;
-    UniqueFd fd(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!fd) continue;  // ECONNABORTED, EMFILE, ...: nothing to serve
-    const int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    if (connections_.size() >= options_.max_connections) {
-      const std::string busy = HttpResponse(503, {}, "too many streaming connections\n");
-      (void)!send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      continue;
-    }
-    const uint64_t id = next_id_++;
-    Connection& c = connections_[id];
-    c.fd = fd.get();
-    c.thread = std::thread([this, id, f = fd.release()]() mutable { ServeConnection(id, UniqueFd(f)); });
+  for (std::thread& t : finished) {
+    if (t.joinable()) t.join();
   }
 }
 
-void StreamingServer::ServeConnection(uint64_t id, UniqueFd fd) {
-  const int raw = fd.get();
-  std::unique_ptr<Conn> conn;
-  if (ssl_ctx_) {
-    auto tls = AcceptTls(std::move(fd), ssl_ctx_.get(), MonotonicNow() + options_.creation_timeout_ns);
-    if (tls.ok()) {
-      conn = *std::move(tls);
-    } else {
-      log::Info(kLog, "stream TLS handshake failed", {{"error", tls.status()}});
+void StreamingServer::RunSession(Session* session) {
+  Conn& conn = *session->conn;
+  const int raw = conn.fd();
+  // Whatever happens in the session, even an exception, the connection closes and its slot is freed.
+  absl::Cleanup release = [&] {
+    std::unique_ptr<Conn> closing;
+    {
+      absl::MutexLock lock(&mu_);
+      session->fd = -1;
+      closing = std::move(session->conn);
+      session->done = true;
+      if (auto it = sessions_per_peer_.find(session->peer);
+          it != sessions_per_peer_.end() && --it->second == 0) {
+        sessions_per_peer_.erase(it);
+      }
     }
-  } else {
-    conn = NewSocketConn(std::move(fd));
+    // The descriptor closes here, after Stop() can no longer shut it down.
+  };
+  log::Debug(kLog, "streaming request", {{"kind", session->kind}, {"method", session->request.method}});
+  ServeUpgrade(conn, session->request, session->kind, session->cached, *runtime_, session_options_);
+  // Lingering close: stop sending, then read until the client closes (or briefly), so that unread
+  // client bytes do not turn our close into a reset that could discard the final frames in flight.
+  const int64_t deadline = MonotonicNow() + kLingerNs;
+  conn.Finish(deadline);
+  shutdown(raw, SHUT_WR);
+  char buf[4096];
+  while (WaitFd(raw, POLLIN, deadline).ok()) {
+    auto r = conn.Read(buf, sizeof(buf));
+    if (!r.ok() || r->eof) break;
   }
-  if (conn) {
-    Serve(*conn);
-    // Lingering close: stop sending, then read until the client closes (or briefly), so that unread
-    // client bytes do not turn our close into a reset that could discard the final frames in flight.
-    const int64_t deadline = MonotonicNow() + kLingerNs;
-    conn->Finish(deadline);
-    shutdown(raw, SHUT_WR);
-    char buf[4096];
-    while (WaitFd(raw, POLLIN, deadline).ok()) {
-      auto r = conn->Read(buf, sizeof(buf));
-      if (!r.ok() || r->eof) break;
-    }
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = connections_.find(id);
-    if (it != connections_.end()) {
-      it->second.fd = -1;
-      it->second.done = true;
-    }
-  }
-  // The descriptor closes here, after Stop() can no longer shut it down.
-  conn.reset();
 }
 
 absl::StatusOr<std::string> StreamingServer::Url(std::string_view kind, CachedRequest request) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,7 +19,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "lib/common/unique_fd.h"
+#include "server/streaming/budget.h"
 #include "server/streaming/conn.h"
+#include "server/streaming/http_request.h"
 #include "server/streaming/remote_command.h"
 #include "server/streaming/request_cache.h"
 #include "server/streaming/runtime.h"
@@ -44,8 +47,30 @@ struct StreamingServerOptions {
   // Token cache: validity and the number of outstanding tokens.
   int64_t token_ttl_ns = 60LL * 1000 * 1000 * 1000;
   size_t max_tokens = 1000;
-  // Connections served at once; more are answered 503.
+
+  // What one client may make the server hold (issue: a user allowed to exec into one pod controls what
+  // reaches the server; anyone on the node can connect to it).
+  //
+  // Sessions: connections that presented a valid token, each served by a thread. More are answered 503,
+  // and so are more than max_connections_per_peer from one client address.
   size_t max_connections = 256;
+  size_t max_connections_per_peer = 128;
+  // Connections that have not presented a valid token yet (TLS handshake, request head): one thread
+  // serves them all, each holds little memory, and each must have sent its request within
+  // pending_timeout_ns. They are capped on their own: when max_pending are waiting, a new connection
+  // displaces the oldest of the client address that holds the most, so a flood of them cannot keep a
+  // token holder out.
+  size_t max_pending = 128;
+  int64_t pending_timeout_ns = 10LL * 1000 * 1000 * 1000;
+  // Bytes buffered by sessions (budget.h): each may hold up to connection_buffer_bytes, of which
+  // connection_buffer_floor is guaranteed; all together at most total_buffer_bytes, which must cover
+  // every session's floor. A session without room stops reading from its client or its process or pod.
+  size_t total_buffer_bytes = 24 << 20;
+  size_t connection_buffer_floor = 64 << 10;
+  size_t connection_buffer_bytes = 1 << 20;
+  // Port-forward: connections into the pod at once per session, and per port (SessionOptions).
+  size_t max_port_pairs = 128;
+  size_t max_pairs_per_port = 64;
 };
 
 class StreamingServer {
@@ -75,39 +100,54 @@ class StreamingServer {
   void Stop();
 
  private:
-  struct Connection {
+  // A connection that presented a valid token, served by its own thread.
+  struct Session {
     std::thread thread;
-    int fd = -1;  // for Shutdown() from Stop(); owned by the connection thread
+    std::unique_ptr<Conn> conn;  // used by the session thread; closed by it when the session ends
+    int fd = -1;                 // for Shutdown() from Stop()
+    std::string peer;
+    HttpRequest request;
+    std::string kind;  // "exec", "attach" or "portforward"
+    CachedRequest cached;
     bool done = false;
   };
+  struct Pending;  // a connection that has not presented a valid token yet (server_gate.cc)
+  using PendingMap = std::map<uint64_t, Pending>;
 
   StreamingServer(const StreamingServerOptions& options, std::shared_ptr<StreamingRuntime> runtime);
   absl::Status Listen();
   absl::Status SetUpTls();
-  void AcceptLoop();
-  void ServeConnection(uint64_t id, UniqueFd fd);
-  void Serve(Conn& conn);
+  // The gate (server_gate.cc): accepts, drives TLS handshakes and request heads of every pending
+  // connection, answers those without a valid token, and starts a session for the others.
+  void GateLoop();
+  void AcceptSome(PendingMap& pending, uint64_t* next_id, int64_t* pause_until);
+  bool Step(Pending& p);
+  bool HandleRequest(Pending& p, size_t head_len);
+  void StartSession(Pending& p, HttpRequest request, std::string kind, CachedRequest cached);
+  void RunSession(Session* session);
   void ReapFinished();
   absl::StatusOr<std::string> Url(std::string_view kind, CachedRequest request);
 
   StreamingServerOptions options_;
   std::shared_ptr<StreamingRuntime> runtime_;
   RequestCache cache_;
+  BufferPool buffers_;
   SessionOptions session_options_;
   UniqueFd listen_fd_;
-  UniqueFd stop_fd_;  // eventfd waking the accept loop
+  UniqueFd stop_fd_;  // eventfd waking the gate
   struct SslCtxDeleter {
     void operator()(SSL_CTX* ctx) const;
   };
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ssl_ctx_;
   std::string base_url_;
   int port_ = 0;
-  std::thread accept_thread_;
+  std::thread gate_thread_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<uint64_t, Connection> connections_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Session> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, size_t> sessions_per_peer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cricket::streaming

@@ -1,4 +1,4 @@
-// StreamingServer::Serve: one HTTP request, its token, the protocol upgrade, then the session.
+// What follows a valid token: the protocol upgrade, then the session.
 #include <algorithm>
 #include <functional>
 
@@ -8,14 +8,11 @@
 #include "lib/common/time_util.h"
 #include "server/streaming/http_request.h"
 #include "server/streaming/port_forward.h"
-#include "server/streaming/server.h"
+#include "server/streaming/upgrade.h"
 #include "server/streaming/websocket.h"
 
 namespace cricket::streaming {
 namespace {
-
-constexpr std::string_view kLog = "streaming";
-constexpr size_t kMaxRequestHead = 16 * 1024;
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -96,7 +93,8 @@ void UpgradeWebSocket(Conn& conn, const HttpRequest& req, std::string_view kind,
   std::vector<int32_t> ws_ports;
   if (port_forward && !choice->spdy_tunnel) {
     auto ports = WebSocketPorts(std::get<PortForwardParams>(cached), req);
-    if (!ports.ok()) return reply(400, {}, StrCat(ToStd(ports.status().message()), "\n"));
+    absl::Status limits = ports.ok() ? CheckPortForwardPorts(*ports, session_options) : ports.status();
+    if (!limits.ok()) return reply(400, {}, StrCat(ToStd(limits.message()), "\n"));
     ws_ports = *std::move(ports);
   }
   Headers h = {{"Upgrade", "websocket"},
@@ -170,42 +168,36 @@ void UpgradeSpdy(Conn& conn, const HttpRequest& req, std::string_view kind, cons
 
 }  // namespace
 
-void StreamingServer::Serve(Conn& conn) {
-  const int64_t deadline = MonotonicNow() + options_.creation_timeout_ns;
-  auto reply = [&](int code, const Headers& headers, std::string_view body) {
-    (void)conn.Write(HttpResponse(code, headers, body), MonotonicNow() + session_options_.write_timeout_ns);
-  };
-  std::string head;
-  if (absl::Status s = ReadHttpHead(conn, &head, kMaxRequestHead, deadline); !s.ok()) {
-    if (absl::IsInvalidArgument(s)) reply(400, {}, StrCat(ToStd(s.message()), "\n"));
-    return;
-  }
-  absl::StatusOr<HttpRequest> parsed = ParseHttpRequest(head);
-  if (!parsed.ok()) return reply(400, {}, StrCat(ToStd(parsed.status().message()), "\n"));
-  const HttpRequest& req = *parsed;
-
-  // Routes: {GET,POST} /exec/<token>, /attach/<token>, /portforward/<token>.
+absl::StatusOr<Route> RouteOf(const HttpRequest& req, int* error_code) {
   const std::vector<std::string_view> parts = Split(req.path, '/');
   if (parts.size() != 3 || !parts[0].empty() ||
       (parts[1] != "exec" && parts[1] != "attach" && parts[1] != "portforward") || parts[2].empty()) {
-    return reply(404, {}, "404 page not found\n");
+    *error_code = 404;
+    return absl::NotFoundError("404 page not found");
   }
-  if (req.method != "GET" && req.method != "POST")
-    return reply(405, {{"Allow", "GET, POST"}}, "method not allowed\n");
-  const std::string_view kind = parts[1];
-  std::optional<CachedRequest> cached = cache_.Consume(std::string(parts[2]));
-  const bool kind_matches =
-      cached && ((kind == "exec" && std::holds_alternative<ExecParams>(*cached)) ||
-                 (kind == "attach" && std::holds_alternative<AttachParams>(*cached)) ||
-                 (kind == "portforward" && std::holds_alternative<PortForwardParams>(*cached)));
-  if (!kind_matches) return reply(404, {}, "404 page not found\n");
-  log::Debug(kLog, "streaming request", {{"kind", kind}, {"method", req.method}});
+  if (req.method != "GET" && req.method != "POST") {
+    *error_code = 405;
+    return absl::InvalidArgumentError("method not allowed");
+  }
+  return Route{std::string(parts[1]), std::string(parts[2])};
+}
 
-  const Reply reply_fn = reply;
+bool KindMatches(std::string_view kind, const CachedRequest& cached) {
+  return (kind == "exec" && std::holds_alternative<ExecParams>(cached)) ||
+         (kind == "attach" && std::holds_alternative<AttachParams>(cached)) ||
+         (kind == "portforward" && std::holds_alternative<PortForwardParams>(cached));
+}
+
+void ServeUpgrade(Conn& conn, const HttpRequest& req, std::string_view kind, const CachedRequest& cached,
+                  StreamingRuntime& runtime, const SessionOptions& options) {
+  const int64_t deadline = MonotonicNow() + options.write_timeout_ns;
+  const Reply reply = [&](int code, const Headers& headers, std::string_view body) {
+    (void)conn.Write(HttpResponse(code, headers, body), MonotonicNow() + options.write_timeout_ns);
+  };
   if (req.HeaderHasToken("upgrade", "websocket")) {
-    return UpgradeWebSocket(conn, req, kind, *cached, *runtime_, session_options_, deadline, reply_fn);
+    return UpgradeWebSocket(conn, req, kind, cached, runtime, options, deadline, reply);
   }
-  UpgradeSpdy(conn, req, kind, *cached, *runtime_, session_options_, deadline, reply_fn);
+  UpgradeSpdy(conn, req, kind, cached, runtime, options, deadline, reply);
 }
 
 }  // namespace cricket::streaming

@@ -17,6 +17,9 @@ namespace cricket::streaming::spdy {
 inline constexpr uint16_t kVersion = 3;
 inline constexpr size_t kFrameHeaderSize = 8;
 inline constexpr uint32_t kMaxFrameLength = (1u << 24) - 1;
+// Control frames are small (a stream's headers, a ping); SYN_STREAM header blocks of the Kubernetes
+// clients are a few dozen bytes.
+inline constexpr uint32_t kMaxControlFrameLength = 64 * 1024;
 inline constexpr uint8_t kFlagFin = 0x01;
 
 enum class ControlType : uint16_t {
@@ -54,21 +57,34 @@ struct Frame {
   bool fin() const { return (flags & kFlagFin) != 0; }
 };
 
-// Splits a byte stream into frames. Lengths above `max_length` (and control frames of another version)
-// are errors: the connection must then be torn down.
+// Splits a byte stream into frames. Control frames come whole; DATA frames come in pieces as their bytes
+// arrive (each piece carries the stream id; only the last carries FIN; an empty frame is one empty
+// piece), so that a connection never holds a large frame in memory: what it holds is bounded by what
+// it was given. Control frames above `max_control_length` (and of another version) are errors: the
+// connection must then be torn down.
 class FrameReader {
  public:
-  explicit FrameReader(uint32_t max_length = kMaxFrameLength) : max_length_(max_length) {}
+  explicit FrameReader(uint32_t max_control_length = kMaxControlFrameLength)
+      : max_control_length_(max_control_length) {}
 
   void Append(std::string_view bytes) { buffer_.append(bytes); }
-  // The next complete frame, nullopt when more bytes are needed, or an error for a malformed frame.
+  // The next control frame or DATA piece, nullopt when more bytes are needed, or an error for a
+  // malformed frame.
   absl::StatusOr<std::optional<Frame>> Next();
+  // Bytes received and not yet returned.
   size_t buffered() const { return buffer_.size() - offset_; }
 
  private:
+  void Consume(size_t n);
+
   std::string buffer_;
   size_t offset_ = 0;
-  uint32_t max_length_;
+  uint32_t max_control_length_;
+  // Inside a DATA frame: its stream, flags and the payload bytes not yet returned.
+  bool in_data_ = false;
+  uint32_t data_stream_ = 0;
+  uint8_t data_flags_ = 0;
+  uint32_t data_left_ = 0;
 };
 
 struct SynStream {

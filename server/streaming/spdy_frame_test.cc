@@ -30,12 +30,40 @@ TEST(SpdyFrame, ReaderWaitsForCompleteFramesByteByByte) {
     ASSERT_TRUE(f.ok());
     if (f->has_value()) frames.push_back(**f);
   }
-  ASSERT_EQ(frames.size(), 2u);
+  // The ping whole; the data frame's payload byte by byte, as it arrived.
+  ASSERT_EQ(frames.size(), 4u);
   EXPECT_TRUE(frames[0].control);
   EXPECT_EQ(frames[0].type, static_cast<uint16_t>(ControlType::kPing));
   EXPECT_EQ(*ParsePing(frames[0]), 7u);
-  EXPECT_EQ(frames[1].payload, "abc");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(frames[1 + i].control);
+    EXPECT_EQ(frames[1 + i].stream_id, 3u);
+    EXPECT_EQ(frames[1 + i].payload, std::string(1, "abc"[i]));
+  }
   EXPECT_EQ(reader.buffered(), 0u);
+}
+
+TEST(SpdyFrame, DataPiecesHoldNothingBackAndFinComesLast) {
+  FrameReader reader;
+  const std::string wire = EncodeData(9, std::string(100000, 'd'), true) + EncodeData(11, "", true);
+  reader.Append(wire.substr(0, 50000));
+  auto first = reader.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->payload.size(), 50000u - kFrameHeaderSize);
+  EXPECT_FALSE((*first)->fin());
+  EXPECT_EQ(reader.buffered(), 0u);
+  EXPECT_FALSE(reader.Next()->has_value());
+  reader.Append(wire.substr(50000));
+  auto second = reader.Next();
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->payload.size(), 100000u - (50000u - kFrameHeaderSize));
+  EXPECT_TRUE((*second)->fin());
+  auto empty = reader.Next();
+  ASSERT_TRUE(empty.ok() && empty->has_value());
+  EXPECT_EQ((*empty)->stream_id, 11u);
+  EXPECT_TRUE((*empty)->fin());
+  EXPECT_EQ((*empty)->payload, "");
+  EXPECT_FALSE(reader.Next()->has_value());
 }
 
 TEST(SpdyFrame, ControlFrameLayout) {
@@ -79,7 +107,7 @@ TEST(SpdyFrame, RejectsMalformedFrames) {
   }
   {
     FrameReader reader(1024);
-    reader.Append(std::string("\x00\x00\x00\x01\x00\x01\x00\x00", 8));  // 64 KiB data frame, limit 1 KiB
+    reader.Append(std::string("\x80\x03\x00\x06\x00\x01\x00\x00", 8));  // 64 KiB ping, limit 1 KiB
     EXPECT_FALSE(reader.Next().ok());
   }
   Frame short_ping{true, 3, 6, 0, 0, "abc"};

@@ -44,6 +44,8 @@ class Session {
   bool HasOutput() const { return !output_.empty(); }
   std::string TakeOutput() { return std::exchange(output_, std::string()); }
   size_t output_size() const { return output_.size(); }
+  // Received bytes not yet processed (a partial control frame), bounded by kMaxControlFrameLength.
+  size_t input_buffered() const { return reader_.buffered(); }
   uint32_t last_stream_id() const { return last_stream_id_; }
 
   static constexpr size_t kMaxDataChunk = 32 * 1024;
@@ -51,8 +53,8 @@ class Session {
  private:
   absl::Status HandleControl(const Frame& frame, Handler& handler);
 
-  // Control frames are small in practice; DATA is bounded by the protocol maximum.
-  FrameReader reader_{kMaxFrameLength};
+  // DATA is passed on in pieces as it arrives; only a partial control frame is ever held.
+  FrameReader reader_;
   HeaderCompressor compressor_;
   HeaderDecompressor decompressor_;
   std::string output_;

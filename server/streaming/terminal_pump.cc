@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,12 +11,32 @@
 #include <string>
 
 namespace cricket::streaming {
+namespace {
+
+// Reaps the child behind `pidfd`; its status in waitpid's form.
+int ReapPidfd(int pidfd) {
+  siginfo_t info{};
+  while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED | __WALL) != 0) {
+    if (errno != EINTR) return 0;
+  }
+  switch (info.si_code) {
+    case CLD_EXITED:
+      return (info.si_status & 0xff) << 8;
+    case CLD_KILLED:
+      return info.si_status & 0x7f;
+    case CLD_DUMPED:
+      return (info.si_status & 0x7f) | 0x80;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
 
 int PumpTerminal(int master, pid_t pid, int pidfd, StreamIo& io) {
   int in = io.stdin_fd(), out = io.stdout_fd();
   std::string to_terminal;
   bool exited = false, master_done = false;
-  int wstatus = 0;
   char buf[16384];
   while (!master_done) {
     pollfd fds[5] = {{master, POLLIN, 0},
@@ -27,7 +48,12 @@ int PumpTerminal(int master, pid_t pid, int pidfd, StreamIo& io) {
     if (exited) fds[1].fd = -1;
     if (!to_terminal.empty() || in < 0) fds[3].fd = -1;
     poll(fds, 5, exited ? 100 : -1);
-    if (fds[4].revents != 0) kill(-pid, SIGKILL);
+    if (fds[4].revents != 0) {
+      // Cancelled. The child is not reaped yet (at most a zombie): `pid` still names it and its group.
+      kill(-pid, SIGKILL);
+      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      break;  // a daemonised descendant may hold the terminal open for ever: do not wait for its EOF
+    }
     while (auto size = io.NextResize()) {
       winsize ws{};
       ws.ws_col = size->width;
@@ -58,13 +84,10 @@ int PumpTerminal(int master, pid_t pid, int pidfd, StreamIo& io) {
     } else if (exited && fds[0].revents == 0) {
       master_done = true;  // exited and nothing left to read (a daemonised grandchild may hold the slave)
     }
-    if (!exited && fds[1].revents != 0) {
-      waitpid(pid, &wstatus, 0);
-      exited = true;
-    }
+    // The pidfd is readable once the child exited; it stays a zombie, unreaped, until the end.
+    if (!exited && fds[1].revents != 0) exited = true;
   }
-  if (!exited) waitpid(pid, &wstatus, 0);
-  return wstatus;
+  return ReapPidfd(pidfd);
 }
 
 }  // namespace cricket::streaming

@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
@@ -43,8 +46,35 @@ std::string AcceptKey(std::string_view client_key) {
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
+void MessageReader::Consume(size_t n) {
+  offset_ += n;
+  if (offset_ == buffer_.size()) {
+    buffer_.clear();
+    offset_ = 0;
+  } else if (offset_ > 65536 && offset_ * 2 > buffer_.size()) {
+    buffer_.erase(0, offset_);
+    offset_ = 0;
+  }
+}
+
 absl::StatusOr<std::optional<Message>> MessageReader::Next() {
   while (true) {
+    if (in_frame_) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer_.size() - offset_, frame_left_));
+      if (n == 0 && frame_left_ > 0) return std::nullopt;
+      std::string payload(buffer_, offset_, n);
+      for (size_t i = 0; i < n; ++i) payload[i] ^= mask_[(mask_pos_ + i) % 4];
+      mask_pos_ = (mask_pos_ + n) % 4;
+      Consume(n);
+      frame_left_ -= n;
+      const bool last = frame_left_ == 0 && frame_fin_;
+      if (frame_left_ == 0) in_frame_ = false;
+      if (n == 0 && !last) continue;  // an empty fragment: nothing to pass on
+      Message m{message_opcode_, std::move(payload), !emitted_, last};
+      emitted_ = true;
+      if (last) in_message_ = false;
+      return m;
+    }
     const std::string_view rest(buffer_.data() + offset_, buffer_.size() - offset_);
     if (rest.size() < 2) return std::nullopt;
     const uint8_t b0 = static_cast<uint8_t>(rest[0]), b1 = static_cast<uint8_t>(rest[1]);
@@ -73,35 +103,39 @@ absl::StatusOr<std::optional<Message>> MessageReader::Next() {
     if (control && opcode != kClose && opcode != kPing && opcode != kPong) {
       return ProtocolError(StrCat("unknown control opcode ", opcode));
     }
-    if (len > max_message_ || (!control && partial_.size() + len > max_message_)) {
-      return absl::ResourceExhaustedError(StrCat("WebSocket message exceeds ", max_message_, " bytes"));
+    if (!control) {
+      if (opcode == kContinuation && !in_message_)
+        return ProtocolError("continuation frame outside a message");
+      if (opcode != kContinuation && in_message_)
+        return ProtocolError("new data frame inside a fragmented message");
+      const uint64_t so_far = opcode == kContinuation ? message_size_ : 0;
+      if (len > max_message_ || so_far + len > max_message_) {
+        return absl::ResourceExhaustedError(StrCat("WebSocket message exceeds ", max_message_, " bytes"));
+      }
     }
-    if (rest.size() < pos + 4 + len) return std::nullopt;
-    const std::string_view mask = rest.substr(pos, 4);
-    std::string payload(rest.substr(pos + 4, len));
-    for (size_t i = 0; i < payload.size(); ++i) payload[i] ^= mask[i % 4];
-    offset_ += pos + 4 + len;
-    if (offset_ > 65536 && offset_ * 2 > buffer_.size()) {
-      buffer_.erase(0, offset_);
-      offset_ = 0;
-    }
+    if (rest.size() < pos + 4) return std::nullopt;
     if (control) {
+      if (rest.size() < pos + 4 + len) return std::nullopt;
+      const std::string_view mask = rest.substr(pos, 4);
+      std::string payload(rest.substr(pos + 4, len));
+      for (size_t i = 0; i < payload.size(); ++i) payload[i] ^= mask[i % 4];
+      Consume(pos + 4 + len);
       if (opcode == kClose && payload.size() == 1) return ProtocolError("close body of one byte");
-      return Message{opcode, std::move(payload)};
+      return Message{opcode, std::move(payload), true, true};
     }
-    if (opcode == kContinuation) {
-      if (!in_message_) return ProtocolError("continuation frame outside a message");
-      partial_ += payload;
-    } else {
-      if (in_message_) return ProtocolError("new data frame inside a fragmented message");
-      partial_opcode_ = opcode;
-      partial_ = std::move(payload);
+    if (opcode != kContinuation) {
       in_message_ = true;
+      message_opcode_ = opcode;
+      emitted_ = false;
+      message_size_ = 0;
     }
-    if (fin) {
-      in_message_ = false;
-      return Message{partial_opcode_, std::exchange(partial_, std::string())};
-    }
+    message_size_ += len;
+    memcpy(mask_, rest.data() + pos, 4);
+    mask_pos_ = 0;
+    frame_left_ = len;
+    frame_fin_ = fin;
+    in_frame_ = true;
+    Consume(pos + 4);
   }
 }
 
@@ -190,7 +224,7 @@ class TunnelConn : public Conn {
       if (!m) return absl::OkStatus();
       switch (m->opcode) {
         case kBinary:
-          decoded_ += m->payload;
+          decoded_ += m->payload;  // a piece: at most what was just read
           break;
         case kPing:
           RETURN_IF_ERROR(

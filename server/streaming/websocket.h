@@ -32,29 +32,45 @@ inline constexpr uint16_t kCloseInternalError = 1011;
 // Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2): base64(SHA-1(key + GUID)).
 std::string AcceptKey(std::string_view client_key);
 
-// One complete message or control frame from the client.
+// A control frame from the client (whole), or a piece of a data message: data messages are passed on
+// as their bytes arrive, so that a connection never holds a large message in memory.
 struct Message {
-  uint8_t opcode = kBinary;  // kText, kBinary, kClose, kPing or kPong
-  std::string payload;       // for kClose: the raw close body (code + reason)
+  uint8_t opcode = kBinary;  // kText, kBinary (for every piece of the message), kClose, kPing or kPong
+  std::string payload;       // this piece; for kClose: the raw close body (code + reason)
+  bool first = true;         // the first piece of its message
+  bool fin = true;           // the last piece of its message
 };
 
-// Decodes the client's byte stream into messages. Client frames must be masked (§5.1), carry no RSV bits,
-// and control frames must be unfragmented and at most 125 bytes (§5.5). Messages above `max_message`
-// bytes are errors (close 1009).
+// Decodes the client's byte stream into control frames and message pieces. Client frames must be masked
+// (§5.1), carry no RSV bits, and control frames must be unfragmented and at most 125 bytes (§5.5).
+// Messages above `max_message` bytes are errors (close 1009).
 class MessageReader {
  public:
   explicit MessageReader(size_t max_message = 16 << 20) : max_message_(max_message) {}
   void Append(std::string_view bytes) { buffer_.append(bytes); }
-  // The next complete message, nullopt when more bytes are needed, or an error (close the connection).
+  // The next control frame or message piece, nullopt when more bytes are needed, or an error (close the
+  // connection).
   absl::StatusOr<std::optional<Message>> Next();
+  // Bytes received and not yet returned (at most a frame header or a partial control frame).
+  size_t buffered() const { return buffer_.size() - offset_; }
 
  private:
+  void Consume(size_t n);
+
   std::string buffer_;
   size_t offset_ = 0;
-  std::string partial_;
-  uint8_t partial_opcode_ = 0;
-  bool in_message_ = false;
   size_t max_message_;
+  // The data frame being read: payload bytes left, its mask and position in it, its FIN bit.
+  bool in_frame_ = false;
+  uint64_t frame_left_ = 0;
+  char mask_[4] = {};
+  size_t mask_pos_ = 0;
+  bool frame_fin_ = false;
+  // The data message being read.
+  bool in_message_ = false;
+  uint8_t message_opcode_ = 0;
+  bool emitted_ = false;
+  uint64_t message_size_ = 0;
 };
 
 // A server frame (unmasked, FIN set) carrying `payload`.

@@ -26,17 +26,27 @@ TEST(WebSocket, ReadsMaskedAndFragmentedMessagesWithInterleavedControl) {
   reader.Append(EncodeMaskedFrame(kPing, "p", 0x01020304));
   reader.Append(EncodeMaskedFrame(kContinuation, "llo", 0xa5a5a5a5, true));
   reader.Append(EncodeMaskedFrame(kBinary, std::string(200, 'z'), 0xdeadbeef));
-  auto m1 = reader.Next();
-  ASSERT_TRUE(m1.ok() && m1->has_value()) << m1.status();
-  EXPECT_EQ((*m1)->opcode, kPing);
-  EXPECT_EQ((*m1)->payload, "p");
-  auto m2 = reader.Next();
-  ASSERT_TRUE(m2.ok() && m2->has_value());
-  EXPECT_EQ((*m2)->opcode, kBinary);
-  EXPECT_EQ((*m2)->payload, std::string("\x00hello", 6));
+  // Pieces of the fragmented message as they arrive, the ping between them.
+  auto p1 = reader.Next();
+  ASSERT_TRUE(p1.ok() && p1->has_value()) << p1.status();
+  EXPECT_EQ((*p1)->opcode, kBinary);
+  EXPECT_EQ((*p1)->payload, std::string("\x00he", 3));
+  EXPECT_TRUE((*p1)->first);
+  EXPECT_FALSE((*p1)->fin);
+  auto ping = reader.Next();
+  ASSERT_TRUE(ping.ok() && ping->has_value());
+  EXPECT_EQ((*ping)->opcode, kPing);
+  EXPECT_EQ((*ping)->payload, "p");
+  auto p2 = reader.Next();
+  ASSERT_TRUE(p2.ok() && p2->has_value());
+  EXPECT_EQ((*p2)->opcode, kBinary);
+  EXPECT_EQ((*p2)->payload, "llo");
+  EXPECT_FALSE((*p2)->first);
+  EXPECT_TRUE((*p2)->fin);
   auto m3 = reader.Next();
   ASSERT_TRUE(m3.ok() && m3->has_value());
   EXPECT_EQ((*m3)->payload, std::string(200, 'z'));
+  EXPECT_TRUE((*m3)->first && (*m3)->fin);
   auto none = reader.Next();
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
@@ -55,11 +65,35 @@ TEST(WebSocket, PartialInputWaits) {
   EXPECT_EQ((*m)->payload.size(), 70000u);
 }
 
+TEST(WebSocket, LargeMessagesArriveInPiecesWithoutBeingHeld) {
+  const std::string body = std::string(100000, 'a') + std::string(100000, 'b');
+  const std::string frame = EncodeMaskedFrame(kBinary, body, 0x01020304);
+  MessageReader reader;
+  std::string got;
+  for (size_t at = 0; at < frame.size(); at += 4093) {
+    reader.Append(std::string_view(frame).substr(at, 4093));
+    while (true) {
+      auto m = reader.Next();
+      ASSERT_TRUE(m.ok()) << m.status();
+      if (!m->has_value()) break;
+      EXPECT_EQ((*m)->first, got.empty());
+      got += (*m)->payload;
+      EXPECT_EQ((*m)->fin, got.size() == body.size());
+    }
+    EXPECT_LT(reader.buffered(), 16u);
+  }
+  EXPECT_EQ(got, body);
+}
+
 TEST(WebSocket, RejectsProtocolViolations) {
   auto fails = [](std::string bytes, size_t max = 1 << 20) {
     MessageReader reader(max);
     reader.Append(bytes);
-    return !reader.Next().ok();
+    while (true) {
+      auto m = reader.Next();
+      if (!m.ok()) return true;
+      if (!m->has_value()) return false;
+    }
   };
   EXPECT_TRUE(fails(EncodeFrame(kBinary, "unmasked")));
   EXPECT_TRUE(fails(EncodeMaskedFrame(kPing, std::string(126, 'x'), 1)));
