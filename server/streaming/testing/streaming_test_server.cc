@@ -76,6 +76,12 @@ int main(int argc, char** argv) {
       options.creation_timeout_ns = std::stoll(value) * 1000000;
     else if (key == "--max-tokens")
       options.max_tokens = std::stoul(value);
+    else if (key == "--max-port-pairs")
+      options.max_port_pairs = std::stoul(value);
+    else if (key == "--max-pairs-per-port")
+      options.max_pairs_per_port = std::stoul(value);
+    else if (key == "--connection-buffer-bytes")
+      options.connection_buffer_bytes = std::stoul(value);
     else if (key == "--sandbox")
       runtime->AddSandbox(value);
     else if (key == "--container") {

@@ -374,6 +374,123 @@ class PortForwardTest(unittest.TestCase):
         self.assertEqual(e.exception.status, 403)
 
 
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+class LimitsTest(unittest.TestCase):
+    """What one client may make the server hold (issue 16); the gate's own limits are unit-tested in
+    server_test.cc, the attacks against cricketd in streaming_abuse_e2e_test.cc."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = TestServer("--max-port-pairs=3", "--max-pairs-per-port=2", "--connection-buffer-bytes=262144")
+        cls.echo = EchoServer()
+        cls.other = EchoServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.echo.close()
+        cls.other.close()
+        cls.server.stop()
+
+    def pf(self):
+        return spdy_client.spdy_upgrade(self.server.url(op="portforward", sandbox="pod1"), ["portforward.k8s.io"])[1]
+
+    def open_pair(self, conn, port, request_id):
+        err = conn.open_stream({"streamType": "error", "port": port, "requestID": request_id})
+        data = conn.open_stream({"streamType": "data", "port": port, "requestID": request_id})
+        return err, data
+
+    def test_port_forward_pairs_per_connection_and_per_port(self):
+        conn = self.pf()
+        a = self.open_pair(conn, self.echo.port, "a")
+        b = self.open_pair(conn, self.echo.port, "b")
+        with self.assertRaises(ConnectionError):  # a third to the same port
+            conn.open_stream({"streamType": "error", "port": self.echo.port, "requestID": "c"})
+        c = self.open_pair(conn, self.other.port, "c")
+        with self.assertRaises(ConnectionError):  # a fourth in all
+            conn.open_stream({"streamType": "error", "port": self.other.port, "requestID": "d"})
+        for name, (err, data) in (("a", a), ("b", b), ("c", c)):
+            conn.send_data(data, name.encode())
+            conn.wait(lambda: conn.data[data] == name.encode())
+        conn.send_reset(a[1])  # one ends: room for another
+        conn.wait(lambda: conn.fin[a[0]])
+        d = self.open_pair(conn, self.echo.port, "d")
+        conn.send_data(d[1], b"d")
+        conn.wait(lambda: conn.data[d[1]] == b"d")
+        conn.close()
+
+    def test_websocket_port_forward_port_limits(self):
+        for ports in ([self.echo.port] * 3, [1, 2, 3, 4]):
+            with self.assertRaises(websocket.WebSocketBadStatusException) as e:
+                websocket.create_connection(
+                    self.server.url(op="portforward", sandbox="pod1", ports=ports).replace("http", "ws"),
+                    subprotocols=["portforward.k8s.io"], timeout=10)
+            self.assertEqual(e.exception.status_code, 400)
+
+    def test_exec_stdin_is_not_read_beyond_the_budget(self):
+        """A process that does not read its stdin stops the client: what the server holds stays within the
+        connection's budget, and the session still ends normally once the process reads and exits."""
+        url = self.server.exec_url(["sh", "-c", "sleep 2; wc -c"], stdin=True, stderr=False)
+        proto, conn = spdy_client.spdy_upgrade(url, ["v4.channel.k8s.io"])
+        err = conn.open_stream({"streamType": "error"})
+        stdin = conn.open_stream({"streamType": "stdin"})
+        out = conn.open_stream({"streamType": "stdout"})
+        sock = conn.t.sock
+        sock.setblocking(False)
+        rss_before = vm_rss_kib(self.server.proc.pid)
+        frame = struct.pack(">II", stdin, 65536) + b"z" * 65536
+        sent, deadline = 0, time.time() + 1.5
+        while time.time() < deadline:  # the process sleeps: the server must stop taking bytes
+            try:
+                sent += sock.send(frame[sent % len(frame):])
+            except BlockingIOError:
+                time.sleep(0.01)
+        rss_during = vm_rss_kib(self.server.proc.pid)
+        # 256 KiB of budget plus the kernel's socket buffers, not everything the client wanted to send.
+        self.assertLess(sent, 32 << 20)
+        self.assertLess(rss_during - rss_before, 16 << 10)
+        sock.setblocking(True)
+        rest = len(frame) - sent % len(frame)
+        sock.sendall(frame[sent % len(frame):])
+        sent += rest
+        conn.send_data(stdin, b"", fin=True)
+        conn.wait(lambda: conn.fin.get(out) and conn.fin.get(err), timeout=60)
+        self.assertEqual(int(bytes(conn.data[out]).strip()), sent - (sent // len(frame)) * 8)
+        self.assertEqual(json.loads(bytes(conn.data[err]))["status"], "Success")
+        conn.close()
+
+    def test_large_websocket_messages_are_taken_in_pieces(self):
+        """One message larger than the connection's budget still arrives whole at the process (it is passed
+        on in pieces), in the binary and the base64 protocols."""
+        import base64
+        payload = os.urandom(3 << 20)
+        for protocol in ("v4.channel.k8s.io", "v4.base64.channel.k8s.io"):
+            url = self.server.exec_url(["sh", "-c", "head -c %d | sha256sum" % len(payload)], stdin=True,
+                                       stderr=False)
+            ws = websocket.create_connection(url.replace("http", "ws"), subprotocols=[protocol], timeout=30)
+            if protocol.startswith("v4.base64"):
+                ws.send("0" + base64.b64encode(payload).decode())
+            else:
+                ws.send_binary(b"\x00" + payload)
+            out = b""
+            while True:
+                op, data = ws.recv_data()
+                if op == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                if protocol.startswith("v4.base64") and data[:1] == b"1":
+                    out += base64.b64decode(data[1:])
+                elif data[:1] == b"\x01":
+                    out += data[1:]
+            import hashlib
+            self.assertEqual(out.split()[0].decode(), hashlib.sha256(payload).hexdigest(), protocol)
+
+
 class WebSocketTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
