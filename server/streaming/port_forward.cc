@@ -11,6 +11,7 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
+#include "server/streaming/counted_warning.h"
 #include "server/streaming/spdy_session.h"
 #include "server/streaming/websocket.h"
 
@@ -113,20 +114,6 @@ int Timeout(int64_t deadline, int cap_ms) {
   return t < 0 ? cap_ms : std::min(t, cap_ms);
 }
 
-// Counts refusals so that a client opening streams in a loop costs one log line, not one per stream.
-class RefusalLog {
- public:
-  void Refuse(std::string_view what, std::string_view why) {
-    if (count_++ == 0) log::Warn(kLog, "refusing port-forward stream", {{"stream", what}, {"reason", why}});
-  }
-  ~RefusalLog() {
-    if (count_ > 1) log::Info(kLog, "port-forward streams refused", {{"count", count_}});
-  }
-
- private:
-  uint64_t count_ = 0;
-};
-
 // ---------------------------------------------------------------------------------------------------
 // SPDY: kubelet's portforward/httpstream.go protocol.
 
@@ -173,7 +160,8 @@ class SpdyPortForward : private spdy::Session::Handler {
   std::map<std::string, Pair> pairs_;
   std::map<int32_t, size_t> pairs_per_port_;
   std::map<uint32_t, std::string> streams_;  // stream id → request id
-  RefusalLog refusals_;
+  CountedWarning refusals_{"refusing port-forward stream"};
+  CountedWarning dial_failures_{"port-forward dial failed"};
   bool peer_gone_ = false;
   int64_t last_activity_ = MonotonicNow();
 };
@@ -195,7 +183,8 @@ void SpdyPortForward::OnStream(uint32_t id, const spdy::HeaderList& headers, boo
   const std::string_view type = spdy::FindHeader(headers, "streamtype");
   absl::StatusOr<int32_t> port = ParsePort(spdy::FindHeader(headers, "port"));
   if (!port.ok() || (type != "error" && type != "data")) {
-    refusals_.Refuse(type, port.ok() ? "unknown stream type" : ToStd(port.status().message()));
+    refusals_.Add(
+        {{"stream", type}, {"reason", port.ok() ? "unknown stream type" : ToStd(port.status().message())}});
     session_.Reset(id, spdy::RstStatus::kRefusedStream);
     return;
   }
@@ -209,13 +198,16 @@ void SpdyPortForward::OnStream(uint32_t id, const spdy::HeaderList& headers, boo
   if (it == pairs_.end()) {
     // A new pair: a connection into the pod, within the limits per client connection and per port.
     if (pairs_.size() >= options_.max_port_pairs) {
-      refusals_.Refuse(type, StrCat("more than ", options_.max_port_pairs, " forwarded connections at once"));
+      refusals_.Add(
+          {{"stream", type},
+           {"reason", StrCat("more than ", options_.max_port_pairs, " forwarded connections at once")}});
       session_.Reset(id, spdy::RstStatus::kRefusedStream);
       return;
     }
     if (pairs_per_port_[*port] >= options_.max_pairs_per_port) {
-      refusals_.Refuse(
-          type, StrCat("more than ", options_.max_pairs_per_port, " forwarded connections to port ", *port));
+      refusals_.Add({{"stream", type},
+                     {"reason", StrCat("more than ", options_.max_pairs_per_port,
+                                       " forwarded connections to port ", *port)}});
       session_.Reset(id, spdy::RstStatus::kRefusedStream);
       return;
     }
@@ -250,7 +242,7 @@ void SpdyPortForward::Dial(Pair& pair) {
   absl::StatusOr<UniqueFd> fd = runtime_.DialPort(params_.sandbox_id, pair.port);
   if (!fd.ok()) {
     const std::string msg = ForwardError(pair.port, params_.sandbox_id, fd.status());
-    log::Warn(kLog, "port-forward dial failed", {{"error", msg}});
+    dial_failures_.Add({{"error", msg}});
     ClosePair(pair.request_id, msg);
     return;
   }

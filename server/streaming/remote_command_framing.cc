@@ -2,16 +2,14 @@
 
 #include <map>
 
-#include "lib/common/logging.h"
 #include "lib/common/strings.h"
 #include "server/streaming/base64.h"
+#include "server/streaming/counted_warning.h"
 #include "server/streaming/spdy_session.h"
 #include "server/streaming/websocket.h"
 
 namespace cricket::streaming {
 namespace {
-
-constexpr std::string_view kLog = "streaming";
 
 std::optional<Channel> ChannelOfStreamType(std::string_view type) {
   if (type == "stdin") return kStdin;
@@ -72,7 +70,7 @@ class SpdyCommandFraming : public CommandFraming, private spdy::Session::Handler
     const std::string_view type = spdy::FindHeader(headers, "streamtype");
     const std::optional<Channel> channel = ChannelOfStreamType(type);
     if (!channel || ids_[*channel] != 0) {
-      log::Warn(kLog, "refusing remotecommand stream", {{"type", type}, {"id", id}});
+      refusals_.Add({{"type", type}, {"id", id}});
       session_.Reset(id, spdy::RstStatus::kRefusedStream);
       return;
     }
@@ -127,6 +125,7 @@ class SpdyCommandFraming : public CommandFraming, private spdy::Session::Handler
   uint32_t ids_[5] = {};
   bool closed_[5] = {};
   std::map<uint32_t, Channel> by_id_;
+  CountedWarning refusals_{"refusing remotecommand stream"};
 };
 
 // WebSocket channels (k8s.io/apimachinery wsstream): every binary message starts with its channel byte;

@@ -8,6 +8,8 @@
 // The URL is "http(s)://<host>:<port>/exec/<token>"; the token is single-use and expires after a minute.
 #pragma once
 
+#include <poll.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -120,6 +122,8 @@ class StreamingServer {
   // The gate (server_gate.cc): accepts, drives TLS handshakes and request heads of every pending
   // connection, answers those without a valid token, and starts a session for the others.
   void GateLoop();
+  void Round(PendingMap& pending, const std::vector<pollfd>& fds, const std::vector<uint64_t>& ids,
+             bool accepting, uint64_t* next_id, int64_t* pause_until);
   void AcceptSome(PendingMap& pending, uint64_t* next_id, int64_t* pause_until);
   bool Step(Pending& p);
   bool HandleRequest(Pending& p, size_t head_len);

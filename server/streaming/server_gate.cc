@@ -99,6 +99,23 @@ void StreamingServer::GateLoop() {
       continue;
     }
     if (fds[0].revents != 0) break;
+    try {
+      Round(pending, fds, ids, accepting, &next_id, &pause_until);
+    } catch (const std::exception& e) {
+      // Out of memory, most likely: drop the oldest waiting connection rather than the whole gate.
+      log::Error(kLog, "stream gate round failed", {{"error", e.what()}});
+      if (!pending.empty()) pending.erase(pending.begin());
+    }
+  }
+  pending.clear();  // closes them
+}
+
+// One round of the gate after poll: finished sessions, waiting connections that have something,
+// expired ones, then new ones.
+void StreamingServer::Round(PendingMap& pending, const std::vector<pollfd>& fds,
+                            const std::vector<uint64_t>& ids, bool accepting, uint64_t* next_id,
+                            int64_t* pause_until) {
+  {
     ReapFinished();
     // Connections that sent something first: a request already there is not displaced by newcomers.
     for (size_t k = 0; k < ids.size(); ++k) {
@@ -116,9 +133,8 @@ void StreamingServer::GateLoop() {
         ++it;
       }
     }
-    if (accepting && fds[1].revents != 0) AcceptSome(pending, &next_id, &pause_until);
+    if (accepting && fds[1].revents != 0) AcceptSome(pending, next_id, pause_until);
   }
-  pending.clear();  // closes them
 }
 
 void StreamingServer::AcceptSome(PendingMap& pending, uint64_t* next_id, int64_t* pause_until) {
