@@ -19,6 +19,7 @@
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "lib/storage/space_guard.h"
 #include "server/monitor_settings.h"
 
 namespace cricket::server {
@@ -175,6 +176,33 @@ const FieldSpec<ImageSection> kImageFields[] = {
     {"registries_d", &ImageSection::registries_d, kReload,
      "containers-registries.d directory: lookaside signature stores, sigstore attachments (cricket "
      "extension)."},
+    // Bounds on pulled layers (cricket extensions): a layer crossing one is refused with
+    // InvalidArgument naming the layer and the key.
+    {"max_layer_size", &ImageSection::max_layer_size, kReload,
+     "Uncompressed bytes one layer may expand to (cricket extension; default 256 GiB)."},
+    {"max_layer_entries", &ImageSection::max_layer_entries, kReload,
+     "Tar entries one layer may hold (cricket extension)."},
+    {"max_layer_sparse_size", &ImageSection::max_layer_sparse_size, kReload,
+     "Bytes the sparse files of one layer may declare, holes included (cricket extension; default 64 GiB)."},
+    {"max_image_size", &ImageSection::max_image_size, kReload,
+     "Uncompressed bytes of the layers one pull extracts, together (cricket extension; default 512 GiB)."},
+    {"max_image_entries", &ImageSection::max_image_entries, kReload,
+     "Tar entries of the layers one pull extracts, together (cricket extension)."},
+    {"max_image_sparse_size", &ImageSection::max_image_sparse_size, kReload,
+     "Bytes the sparse files of one pull's layers may declare together (cricket extension; default 256 "
+     "GiB)."},
+    {"max_layer_expansion_ratio", &ImageSection::max_layer_expansion_ratio, kReload,
+     "How many times its compressed bytes a layer may expand to, past its first 16 MiB; 0: no bound "
+     "(cricket extension)."},
+    {"min_free_space", &ImageSection::min_free_space, kReload,
+     "Free space a pull must leave on the image store's filesystem: bytes (\"10GiB\") or a percentage "
+     "of its size (\"5%\"); \"0\": none. Crossing it fails the pull with RESOURCE_EXHAUSTED (cricket "
+     "extension)."},
+    {"failed_layer_cache_duration", &ImageSection::failed_layer_cache_duration, kReload,
+     "How long a layer refused for its content or for want of space is not fetched again; \"0s\": "
+     "always fetched (cricket extension)."},
+    {"failed_layer_cache_size", &ImageSection::failed_layer_cache_size, kReload,
+     "How many refused layers are remembered at most (cricket extension)."},
 };
 
 const FieldSpec<NetworkSection> kNetworkFields[] = {
@@ -653,6 +681,31 @@ absl::Status ImageSection::Validate() const {
   RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.image.signature_policy", signature_policy));
   RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.image.signature_policy_dir", signature_policy_dir));
   RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.image.registries_d", registries_d));
+  return ValidatePullBounds();
+}
+
+absl::Status ImageSection::ValidatePullBounds() const {
+  const std::pair<std::string_view, int64_t> positive[] = {{"max_layer_size", max_layer_size},
+                                                           {"max_layer_entries", max_layer_entries},
+                                                           {"max_layer_sparse_size", max_layer_sparse_size},
+                                                           {"max_image_size", max_image_size},
+                                                           {"max_image_entries", max_image_entries},
+                                                           {"max_image_sparse_size", max_image_sparse_size}};
+  for (const auto& [key, value] : positive) {
+    if (value <= 0) return KeyError(StrCat("crio.image.", key), StrCat("must be positive, got ", value));
+  }
+  if (max_layer_expansion_ratio < 0) {
+    return KeyError("crio.image.max_layer_expansion_ratio", "must be 0 (no bound) or positive");
+  }
+  if (auto r = storage::ParseFreeSpaceReserve(min_free_space); !r.ok()) {
+    return KeyError("crio.image.min_free_space", ToStd(r.status().message()));
+  }
+  auto d = ParseDuration(failed_layer_cache_duration);
+  if (!d.ok()) return KeyError("crio.image.failed_layer_cache_duration", ToStd(d.status().message()));
+  if (*d < 0) return KeyError("crio.image.failed_layer_cache_duration", "must not be negative");
+  if (failed_layer_cache_size < 0 || failed_layer_cache_size > 100'000) {
+    return KeyError("crio.image.failed_layer_cache_size", "must be between 0 and 100000");
+  }
   return absl::OkStatus();
 }
 

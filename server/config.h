@@ -113,8 +113,27 @@ struct ImageSection {
   std::string signature_policy_dir = "/etc/cricket/policies";
   // containers-registries.d(5): lookaside signature stores and sigstore attachments (cricket extension).
   std::string registries_d = "/etc/containers/registries.d";
+  // Bounds on what a pulled layer, and the layers of one pulled image, may expand to (cricket
+  // extensions; see lib/storage/tar_apply.h ApplyLimits and lib/image/layer_stream.h). Far above any
+  // real image: they stop decompression bombs.
+  int64_t max_layer_size = int64_t{256} << 30;  // uncompressed bytes
+  int64_t max_layer_entries = 2'000'000;
+  int64_t max_layer_sparse_size = int64_t{64} << 30;  // the sizes sparse files declare
+  int64_t max_image_size = int64_t{512} << 30;
+  int64_t max_image_entries = 8'000'000;
+  int64_t max_image_sparse_size = int64_t{256} << 30;
+  int64_t max_layer_expansion_ratio = 100;  // uncompressed / compressed bytes; 0: no bound
+  // What pulls must leave free on the image store's filesystem: bytes ("10GiB") or a percentage of
+  // its size ("5%"); "0": no reserve.
+  std::string min_free_space = "5%";
+  // How long a layer refused for what it is (a bound, a hostile entry, a wrong diff_id) or for want
+  // of space is remembered, so a retried pull does not fetch it again ("0s": not remembered), and
+  // how many such layers are remembered at most.
+  std::string failed_layer_cache_duration = "10m";
+  int64_t failed_layer_cache_size = 1000;
 
   absl::Status Validate() const;
+  absl::Status ValidatePullBounds() const;
 };
 
 // [crio.network]

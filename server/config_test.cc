@@ -160,6 +160,13 @@ TEST_F(ConfigTest, ValidateErrorsNameTheKey) {
       {"[crio.api]\nlisten = \"relative.sock\"\n", "crio.api.listen"},
       {"[crio]\nstorage_driver = \"btrfs\"\n", "crio.storage_driver"},
       {"[crio.image]\nimage_volumes = \"nope\"\n", "crio.image.image_volumes"},
+      {"[crio.image]\nmax_layer_entries = 0\n", "crio.image.max_layer_entries"},
+      {"[crio.image]\nmax_image_sparse_size = -1\n", "crio.image.max_image_sparse_size"},
+      {"[crio.image]\nmax_layer_expansion_ratio = -5\n", "crio.image.max_layer_expansion_ratio"},
+      {"[crio.image]\nmin_free_space = \"lots\"\n", "crio.image.min_free_space"},
+      {"[crio.image]\nmin_free_space = \"150%\"\n", "crio.image.min_free_space"},
+      {"[crio.image]\nfailed_layer_cache_duration = \"soon\"\n", "crio.image.failed_layer_cache_duration"},
+      {"[crio.image]\nfailed_layer_cache_size = -1\n", "crio.image.failed_layer_cache_size"},
       {"[crio.runtime.runtimes.vm]\nruntime_type = \"vm\"\n", "crio.runtime.runtimes.vm"},
   };
   for (const Case& tc : cases) {
@@ -186,6 +193,46 @@ runtime_root = "/run/other"
   EXPECT_TRUE(w.empty()) << w.front().ToString();
   EXPECT_TRUE(DiffConfig(*c, reread).empty()) << printed;
   EXPECT_EQ(reread.runtime.default_env[1], "B=has \"quotes\"");
+}
+
+// The pull bounds are read, printed with their documentation, and reload on SIGHUP.
+TEST_F(ConfigTest, PullBoundsAreReadPrintedAndReloadable) {
+  Write("cricket.conf", R"([crio.image]
+max_layer_size = 1073741824
+max_layer_entries = 5000
+max_layer_sparse_size = 1
+max_image_size = 2147483648
+max_image_entries = 9000
+max_image_sparse_size = 2
+max_layer_expansion_ratio = 0
+min_free_space = "2GiB"
+failed_layer_cache_duration = "30s"
+failed_layer_cache_size = 7
+)");
+  auto c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(warnings_.empty());
+  EXPECT_EQ(c->image.max_layer_size, int64_t{1} << 30);
+  EXPECT_EQ(c->image.max_layer_entries, 5000);
+  EXPECT_EQ(c->image.max_layer_sparse_size, 1);
+  EXPECT_EQ(c->image.max_image_size, int64_t{2} << 30);
+  EXPECT_EQ(c->image.max_image_entries, 9000);
+  EXPECT_EQ(c->image.max_image_sparse_size, 2);
+  EXPECT_EQ(c->image.max_layer_expansion_ratio, 0);
+  EXPECT_EQ(c->image.min_free_space, "2GiB");
+  EXPECT_EQ(c->image.failed_layer_cache_duration, "30s");
+  EXPECT_EQ(c->image.failed_layer_cache_size, 7);
+  std::string printed = FormatConfigToml(Config());
+  for (const char* key : {"max_layer_size = 274877906944", "max_layer_entries = 2000000",
+                          "max_layer_sparse_size = 68719476736", "max_image_size = 549755813888",
+                          "max_image_entries = 8000000", "max_image_sparse_size = 274877906944",
+                          "max_layer_expansion_ratio = 100", "min_free_space = \"5%\"",
+                          "failed_layer_cache_duration = \"10m\"", "failed_layer_cache_size = 1000"}) {
+    EXPECT_TRUE(absl::StrContains(printed, key)) << key;
+  }
+  Config applied = ApplyReloadable(Config(), *c);
+  EXPECT_EQ(applied.image.max_layer_entries, 5000);
+  EXPECT_EQ(applied.image.min_free_space, "2GiB");
 }
 
 TEST_F(ConfigTest, DiffAndReloadOnlyApplyReloadableSettings) {

@@ -46,6 +46,23 @@ std::string FilesFingerprint(const ImageSection& image) {
   return out;
 }
 
+// [crio.image] bounds on what pulled layers may expand to, the free-space reserve and the failed-layer
+// cache (validated with the configuration).
+absl::Status SetPullBounds(const ImageSection& image, image::PullPolicy& policy) {
+  storage::ApplyLimits& l = policy.limits;
+  l.max_layer_size = static_cast<uint64_t>(image.max_layer_size);
+  l.max_layer_entries = static_cast<uint64_t>(image.max_layer_entries);
+  l.max_layer_sparse_size = static_cast<uint64_t>(image.max_layer_sparse_size);
+  l.max_image_size = static_cast<uint64_t>(image.max_image_size);
+  l.max_image_entries = static_cast<uint64_t>(image.max_image_entries);
+  l.max_image_sparse_size = static_cast<uint64_t>(image.max_image_sparse_size);
+  policy.max_layer_expansion_ratio = static_cast<uint64_t>(image.max_layer_expansion_ratio);
+  ASSIGN_OR_RETURN(policy.reserve, storage::ParseFreeSpaceReserve(image.min_free_space));
+  ASSIGN_OR_RETURN(policy.failed_layer_ttl_ns, ParseDuration(image.failed_layer_cache_duration));
+  policy.failed_layer_cache_size = static_cast<size_t>(image.failed_layer_cache_size);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<const image::PullPolicy>> BuildPolicy(const Config& config) {
   auto policy = std::make_shared<image::PullPolicy>();
   std::vector<std::string> warnings;
@@ -59,6 +76,7 @@ absl::StatusOr<std::shared_ptr<const image::PullPolicy>> BuildPolicy(const Confi
     ASSIGN_OR_RETURN(policy->auth_file, image::AuthFile::Load(config.image.global_auth_file));
   }
   policy->max_parallel_downloads = static_cast<int>(config.image.max_parallel_downloads);
+  RETURN_IF_ERROR(SetPullBounds(config.image, *policy));
   return policy;
 }
 

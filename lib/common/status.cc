@@ -40,7 +40,10 @@ absl::Status ErrnoError(std::string_view verb, std::string_view object) {
 
 absl::Status Annotate(const absl::Status& status, std::string_view prefix) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), StrCat(prefix, ": ", status.message()));
+  absl::Status out(status.code(), StrCat(prefix, ": ", status.message()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 }  // namespace cricket

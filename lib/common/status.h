@@ -38,7 +38,8 @@ absl::Status ErrnoError(std::string_view verb, std::string_view object);
 // The symbolic name of an errno value ("ENOENT"), or its number when unknown.
 std::string ErrnoName(int err);
 
-// Prefixes the message of a non-OK status with context, keeping its code: "prefix: message".
+// Prefixes the message of a non-OK status with context, keeping its code and payloads:
+// "prefix: message".
 absl::Status Annotate(const absl::Status& status, std::string_view prefix);
 
 }  // namespace cricket

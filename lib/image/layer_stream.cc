@@ -5,6 +5,7 @@
 
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "lib/storage/tar_apply.h"
 
 namespace cricket::image {
 
@@ -215,10 +216,22 @@ absl::Status LayerDecoder::Start(Compression c) {
   if (options_.compute_diff_id) diff_hasher_.emplace(*Hasher::Create("sha256"));
   decompressor_ = NewDecompressor(c, [this](std::string_view chunk) -> absl::Status {
     uncompressed_ += static_cast<int64_t>(chunk.size());
+    RETURN_IF_ERROR(CheckExpansion());
     if (diff_hasher_) diff_hasher_->Update(chunk);
     return sink_(chunk);
   });
   return absl::OkStatus();
+}
+
+absl::Status LayerDecoder::CheckExpansion() const {
+  uint64_t ratio = options_.max_expansion_ratio;
+  if (ratio == 0 || compression_ == Compression::kNone) return absl::OkStatus();
+  auto out = static_cast<uint64_t>(uncompressed_);
+  auto in = static_cast<uint64_t>(verifier_.bytes());
+  if (out <= kExpansionAllowance || (out - kExpansionAllowance) / ratio <= in) return absl::OkStatus();
+  return storage::MarkLayerRefused(absl::InvalidArgumentError(
+      StrCat("expands more than ", ratio, " times its compressed size: ", out, " bytes from the first ", in,
+             " (max_layer_expansion_ratio ", ratio, ")")));
 }
 
 absl::Status LayerDecoder::Write(std::string_view compressed) {

@@ -79,7 +79,14 @@ class LayerDecoder {
   struct Options {
     // Also hash the uncompressed stream (the storage layer usually does this itself).
     bool compute_diff_id = false;
+    // Refuse (InvalidArgument naming max_layer_expansion_ratio, marked as a layer refusal) once the
+    // uncompressed bytes exceed this many times the compressed bytes received so far, plus
+    // kExpansionAllowance; 0: no bound. Checked as the data arrives, so a decompression bomb stops
+    // after a few MiB instead of after its whole expansion.
+    uint64_t max_expansion_ratio = 0;
   };
+  // What any layer may expand to regardless of the ratio (small layers of empty files or zeros).
+  static constexpr uint64_t kExpansionAllowance = uint64_t{16} << 20;
   // InvalidArgument for a descriptor that is not a layer (unknown media type).
   static absl::StatusOr<std::unique_ptr<LayerDecoder>> Create(const Descriptor& layer, ChunkSink sink,
                                                               Options options);
@@ -94,6 +101,7 @@ class LayerDecoder {
  private:
   LayerDecoder(const Descriptor& layer, ChunkSink sink, Options options, Compression declared);
   absl::Status Start(Compression c);
+  absl::Status CheckExpansion() const;
 
   BlobVerifier verifier_;
   ChunkSink sink_;

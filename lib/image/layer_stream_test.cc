@@ -7,6 +7,7 @@
 #include <random>
 
 #include "lib/common/strings.h"
+#include "lib/storage/tar_apply.h"
 
 namespace cricket::image {
 namespace {
@@ -234,6 +235,50 @@ TEST(BlobVerifierTest, ChecksSizeAndDigest) {
   BlobVerifier bad(d, -1, "config sha256:x");
   ASSERT_TRUE(bad.Update("hellO").ok());
   EXPECT_NE(bad.Finish().message().find("config sha256:x: digest mismatch"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace cricket::image
+
+namespace cricket::image {
+namespace {
+
+// A stream of zeros expands about 1000× with gzip and far more with zstd: the expansion bound stops
+// it once the output passes ratio × the compressed bytes received plus the allowance, long before
+// the end; ordinary data and uncompressed layers pass.
+TEST(LayerExpansionTest, BoundStopsABombEarlyAndNamesItself) {
+  std::string zeros(64 << 20, '\0');
+  for (auto [media_type, blob] : {std::pair(media_type::kOciLayerGzip, Gzip(zeros)),
+                                  std::pair(media_type::kOciLayerZstd, Zstd(zeros))}) {
+    uint64_t out = 0;
+    auto dec = LayerDecoder::Create(
+        Layer(media_type, blob),
+        [&](std::string_view chunk) {
+          out += chunk.size();
+          return absl::OkStatus();
+        },
+        LayerDecoder::Options{.max_expansion_ratio = 100});
+    ASSERT_TRUE(dec.ok());
+    absl::Status s;
+    for (size_t off = 0; off < blob.size() && s.ok(); off += 4096) s = (*dec)->Write(blob.substr(off, 4096));
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << media_type << ": " << s;
+    EXPECT_NE(std::string(s.message()).find("max_layer_expansion_ratio 100"), std::string::npos) << s;
+    EXPECT_TRUE(storage::IsLayerRefused(s));
+    // Stopped after the allowance plus 100× the few KiB that carried it: a fraction of the 64 MiB.
+    EXPECT_LT(out, LayerDecoder::kExpansionAllowance + (4 << 20)) << media_type;
+  }
+  // Without the bound, or within it, the same decoders pass.
+  std::string blob = Gzip(zeros.substr(0, 8 << 20));
+  DecodeRun run = Decode(Layer(media_type::kOciLayerGzip, blob), blob, 4096);
+  EXPECT_TRUE(run.result.ok()) << run.result.status();
+  std::string data = TestData(4 << 20);
+  std::string gz = Gzip(data);
+  auto dec = LayerDecoder::Create(
+      Layer(media_type::kOciLayerGzip, gz), [](std::string_view) { return absl::OkStatus(); },
+      LayerDecoder::Options{.max_expansion_ratio = 2});
+  ASSERT_TRUE(dec.ok());
+  EXPECT_TRUE((*dec)->Write(gz).ok());
+  EXPECT_TRUE((*dec)->Finish().ok());
 }
 
 }  // namespace

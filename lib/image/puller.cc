@@ -20,6 +20,13 @@ namespace {
 constexpr std::string_view kComponent = "pull";
 }  // namespace
 
+std::string PullPolicy::BoundsFingerprint() const {
+  const storage::ApplyLimits& l = limits;
+  return StrCat(l.max_file_size, ",", l.max_layer_size, ",", l.max_layer_entries, ",",
+                l.max_layer_sparse_size, ",", l.allow_device_nodes, ",", max_layer_expansion_ratio, ",",
+                reserve.bytes, ",", reserve.fraction);
+}
+
 // One layer of the image: where it sits in the chain and what to download.
 struct Puller::LayerPlan {
   size_t index = 0;
@@ -37,6 +44,7 @@ struct Puller::LayerRun {
   // flight stop at their next progress check (inner_ctx watches it).
   std::atomic<bool> abort{false};
   CallContext inner_ctx;
+  storage::ImageTally tally;  // for the max_image_* bounds
 
   absl::Mutex mu;
   absl::Status error ABSL_GUARDED_BY(mu);
@@ -184,10 +192,44 @@ void Puller::LayerWorker(RegistryClient& client, const std::string& repository, 
       ++run.reused;
       continue;
     }
+    // Checked and recorded while the claim is held, so a concurrent pull of the same layer waiting
+    // for the claim finds the failure instead of repeating the work.
+    std::string key = FailedLayerCache::Key(client.registry(), repository, layer.descriptor.digest.ToString(),
+                                            layer.diff_id, policy.BoundsFingerprint());
+    if (absl::Status prior = RecentFailure(policy, key); !prior.ok()) return run.Fail(prior);
     absl::StatusOr<storage::LayerLease> lease = FetchAndApply(client, repository, policy, layer, *claim, run);
-    if (!lease.ok()) return run.Fail(lease.status());
+    if (!lease.ok()) {
+      if (failures_.Remember(key, lease.status(), policy.failed_layer_ttl_ns,
+                             policy.failed_layer_cache_size)) {
+        log::Warn(kComponent, "layer refused; remembered",
+                  {{"registry", client.registry()},
+                   {"repository", repository},
+                   {"digest", layer.descriptor.digest.ToString()},
+                   {"seconds", policy.failed_layer_ttl_ns / 1'000'000'000},
+                   {"error", lease.status()}});
+      }
+      return run.Fail(lease.status());
+    }
     run.leases[i].emplace(*std::move(lease));
   }
+}
+
+// The remembered failure of the layer under `key`, as an error (OK when there is none). A free-space
+// failure holds only while the store still lacks the room the layer needed.
+absl::Status Puller::RecentFailure(const PullPolicy& policy, const std::string& key) {
+  std::optional<FailedLayerCache::Failure> prior = failures_.Find(key);
+  if (!prior) return absl::OkStatus();
+  if (prior->needs_bytes) {
+    absl::StatusOr<uint64_t> room = store_.FreeSpaceHeadroom(policy.reserve);
+    if (room.ok() && *room >= *prior->needs_bytes) {
+      failures_.Forget(key);
+      return absl::OkStatus();
+    }
+  }
+  int64_t left = std::max<int64_t>(1, (prior->expires - MonotonicNow()) / 1'000'000'000);
+  return absl::Status(prior->error.code(), StrCat("failed earlier, not fetched again for ", left,
+                                                  " s ([crio.image] failed_layer_cache_duration): ",
+                                                  ToStd(prior->error.message())));
 }
 
 // One pass over the layer: this thread extracts from a PipeSource while a producer thread runs the
@@ -206,10 +248,18 @@ absl::StatusOr<storage::LayerLease> Puller::FetchAndApply(RegistryClient& client
       if (!pipe.Write(chunk)) return absl::AbortedError("the layer's extraction stopped");
       return absl::OkStatus();
     };
-    fetched = client.FetchLayer(repository, layer.descriptor, sink, run.inner_ctx);
+    LayerDecoder::Options decode;
+    decode.max_expansion_ratio = policy.max_layer_expansion_ratio;
+    fetched = client.FetchLayer(repository, layer.descriptor, sink, run.inner_ctx, decode);
     pipe.Close(fetched.status());
   });
-  absl::StatusOr<storage::LayerLease> lease = claim.Apply(pipe);
+  storage::ApplyOptions apply;
+  apply.limits = policy.limits;
+  apply.reserve = policy.reserve;
+  apply.cancelled = run.inner_ctx.cancelled;
+  apply.deadline = run.inner_ctx.deadline;
+  apply.image = &run.tally;
+  absl::StatusOr<storage::LayerLease> lease = claim.Apply(pipe, apply);
   if (!lease.ok()) pipe.CloseRead();
   producer.join();
   std::string what = StrCat("layer ", layer.index + 1, "/", run.layers.size(), " (",

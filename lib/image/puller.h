@@ -13,6 +13,10 @@
 //   store's layer claims make the second puller wait and then find the layer stored.
 // - A failed or cancelled pull leaves nothing behind: layers it applied that no image uses are
 //   garbage-collected before Pull returns.
+// - Work is bounded: a layer that expands past the bounds of `PullPolicy::limits` or its expansion
+//   ratio, or would take the store below its free-space reserve, is refused (InvalidArgument naming
+//   the bound; ResourceExhausted naming the store and the space left) as soon as it crosses them,
+//   and such a failure is remembered (FailedLayerCache) so that retries do not repeat the work.
 // - Memory is bounded: per layer in flight, one PipeSource buffer (`pipe_capacity`) plus the
 //   decompressor's and the HTTP transfer's own buffers; no layer is ever held in memory or on disk
 //   as a blob.
@@ -27,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "lib/image/auth.h"
+#include "lib/image/failed_layer_cache.h"
 #include "lib/image/http_transport.h"
 #include "lib/image/image_source.h"
 #include "lib/image/platform.h"
@@ -47,6 +52,19 @@ struct PullPolicy {
   // layer is fetched or anything stored: an error (PermissionDenied for a signature policy refusal)
   // ends the pull. cricketd and cricket-image set it to the signature policy (lib/image/policy).
   std::function<absl::Status(const ResolvedPull&, const CallContext&)> verify;
+  // What a layer and an image may expand to ([crio.image] max_layer_*, max_image_*), and how far a
+  // compressed layer may expand (max_layer_expansion_ratio; 0: no bound).
+  storage::ApplyLimits limits;
+  uint64_t max_layer_expansion_ratio = 100;
+  // What must stay free on the store's filesystem ([crio.image] min_free_space).
+  storage::FreeSpaceReserve reserve{.bytes = 0, .fraction = 0.05};
+  // How long a layer's own failure is remembered ([crio.image] failed_layer_cache_duration; 0: not
+  // at all), and how many are ([crio.image] failed_layer_cache_size).
+  int64_t failed_layer_ttl_ns = int64_t{600} * 1'000'000'000;
+  size_t failed_layer_cache_size = 1000;
+
+  // The bounds as one string: failures remembered under other bounds do not apply.
+  std::string BoundsFingerprint() const;
 };
 
 struct PullResult {
@@ -70,7 +88,9 @@ class Puller {
   // (or DeadlineExceeded), except that a layer another pull is downloading is waited for. Errors:
   // InvalidArgument for a bad reference, NotFound when no source has the image, PermissionDenied for
   // a blocked registry, Unauthenticated for refused credentials, DataLoss for a digest mismatch,
-  // FailedPrecondition for an unsupported manifest, Unavailable when no registry answered.
+  // FailedPrecondition for an unsupported manifest, Unavailable when no registry answered,
+  // InvalidArgument for a layer over a bound, ResourceExhausted when the store's reserve would be
+  // crossed; a layer that failed so recently is refused again without being fetched.
   absl::StatusOr<PullResult> Pull(const PullPolicy& policy, std::string_view image,
                                   const AuthConfig* credentials, const CallContext& ctx);
 
@@ -81,12 +101,14 @@ class Puller {
                            LayerRun& run, const CallContext& ctx);
   void LayerWorker(RegistryClient& client, const std::string& repository, const PullPolicy& policy,
                    LayerRun& run);
+  absl::Status RecentFailure(const PullPolicy& policy, const std::string& key);
   absl::StatusOr<storage::LayerLease> FetchAndApply(RegistryClient& client, const std::string& repository,
                                                     const PullPolicy& policy, const LayerPlan& layer,
                                                     storage::LayerClaim& claim, LayerRun& run);
 
   storage::Store& store_;
   std::shared_ptr<RegistryClientPool> clients_;
+  FailedLayerCache failures_;
 };
 
 }  // namespace cricket::image

@@ -1,7 +1,8 @@
 // The pull pipeline against a real registry (docker-registry on loopback) into a Store in a temporary
 // directory: names and digests recorded, layers reused and shared between concurrent pulls, mirrors and
 // credentials through registries.conf and the auth file, a multi-platform index, and failures (corrupt
-// blob, wrong diff_id, hostile tar, dropped connections, cancellation) that leave nothing behind.
+// blob, wrong diff_id, hostile tar, decompression bombs, dropped connections, cancellation) that leave
+// nothing behind; failures of a layer itself are remembered, others are not.
 #include "lib/image/puller.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
 #include "nlohmann/json.hpp"
+#include "test/support/crafted_layers.h"
 #include "test/support/registry.h"
 #include "test/support/test_image.h"
 
@@ -358,6 +360,94 @@ TEST_F(PullerTest, HostileLayerIsRefused) {
   EXPECT_NE(r.status().message().find("escape"), absl::string_view::npos) << r.status();
   ExpectEmptyStore();
   EXPECT_FALSE(PathExists(dir_ + "/storage/escape"));
+}
+
+// GET requests of the registry's log for a path.
+size_t CountGets(const std::string& log, const std::string& path) {
+  size_t n = 0;
+  for (std::string_view line : Split(log, '\n')) {
+    n += line.find("method=GET") != std::string_view::npos && line.find(path) != std::string_view::npos;
+  }
+  return n;
+}
+
+// Decompression bombs stop at their bound, leave nothing, and are remembered per puller: the retry
+// (and a concurrent pull waiting on the same layer) is refused without fetching the blob again.
+TEST_F(PullerTest, BombsAreRefusedAtTheirBoundAndRemembered) {
+  auto reg = TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  testing::CraftedLayer zeros = testing::ZeroFileLayer(uint64_t{1} << 30, Compression::kZstd);
+  testing::CraftedLayer sparse = testing::SparseLayer(3, uint64_t{64} << 30, Compression::kGzip);
+  TestImage zimg = testing::CraftedImage({zeros});
+  TestImage simg = testing::CraftedImage({sparse});
+  ASSERT_TRUE(testing::PushImage(*Pusher(**reg), "bomb/zeros", "v1", zimg, Ctx()).ok());
+  ASSERT_TRUE(testing::PushImage(*Pusher(**reg), "bomb/sparse", "v1", simg, Ctx()).ok());
+  PullPolicy policy = Insecure((*reg)->host());
+  auto puller = MakePuller();
+  std::string zref = StrCat((*reg)->host(), "/bomb/zeros:v1");
+  std::string zblob = StrCat("/blobs/", zimg.layers[0].descriptor.digest.ToString());
+
+  // Two pulls at once: one does the work, the other waits for the layer and finds the failure.
+  std::vector<absl::Status> results(2);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] { results[i] = puller->Pull(policy, zref, nullptr, Ctx()).status(); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& r : results) {
+    EXPECT_TRUE(absl::IsInvalidArgument(r)) << r;
+    EXPECT_NE(std::string(r.message()).find("max_layer_expansion_ratio"), std::string::npos) << r;
+  }
+  EXPECT_EQ(CountGets((*reg)->registry_log(), zblob), 1u) << "the bomb was fetched more than once";
+  ExpectEmptyStore();
+  auto again = puller->Pull(policy, zref, nullptr, Ctx());
+  EXPECT_TRUE(absl::IsInvalidArgument(again.status())) << again.status();
+  EXPECT_NE(std::string(again.status().message()).find("failed earlier"), std::string::npos)
+      << again.status();
+  EXPECT_EQ(CountGets((*reg)->registry_log(), zblob), 1u);
+  // Under other bounds the remembered failure does not apply: the layer is fetched again.
+  PullPolicy other = policy;
+  other.max_layer_expansion_ratio = 50;
+  auto refetched = puller->Pull(other, zref, nullptr, Ctx());
+  EXPECT_TRUE(absl::IsInvalidArgument(refetched.status())) << refetched.status();
+  EXPECT_NE(std::string(refetched.status().message()).find("max_layer_expansion_ratio 50"), std::string::npos)
+      << refetched.status();
+  EXPECT_EQ(CountGets((*reg)->registry_log(), zblob), 2u);
+  ExpectEmptyStore();
+
+  auto s = puller->Pull(policy, StrCat((*reg)->host(), "/bomb/sparse:v1"), nullptr, Ctx());
+  EXPECT_TRUE(absl::IsInvalidArgument(s.status())) << s.status();
+  EXPECT_NE(std::string(s.status().message()).find("max_layer_sparse_size"), std::string::npos) << s.status();
+  EXPECT_NE(std::string(s.status().message()).find(simg.layers[0].descriptor.digest.ToString()),
+            std::string::npos)
+      << s.status();
+  ExpectEmptyStore();
+}
+
+// A per-image bound depends on the other layers, so it is not remembered against the layer; a
+// failure with nothing to do with the layer (no such manifest) is not remembered either.
+TEST_F(PullerTest, ImageBoundsAreNotRememberedAgainstALayer) {
+  auto reg = TestRegistry::Start();
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  testing::CraftedLayer a = testing::ManyEntriesLayer(300, Compression::kGzip, /*same_name=*/false);
+  testing::CraftedLayer b = testing::ManyEntriesLayer(301, Compression::kGzip, /*same_name=*/false);
+  TestImage img = testing::CraftedImage({a, b});
+  ASSERT_TRUE(testing::PushImage(*Pusher(**reg), "many/app", "v1", img, Ctx()).ok());
+  PullPolicy policy = Insecure((*reg)->host());
+  policy.max_parallel_downloads = 1;
+  policy.limits.max_image_entries = 500;
+  auto puller = MakePuller();
+  std::string ref = StrCat((*reg)->host(), "/many/app:v1");
+  for (int i = 0; i < 2; ++i) {
+    auto r = puller->Pull(policy, ref, nullptr, Ctx());
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+    EXPECT_NE(std::string(r.status().message()).find("max_image_entries (500)"), std::string::npos)
+        << r.status();
+    EXPECT_EQ(std::string(r.status().message()).find("failed earlier"), std::string::npos) << r.status();
+    ExpectEmptyStore();
+  }
+  policy.limits.max_image_entries = 1000;
+  EXPECT_TRUE(puller->Pull(policy, ref, nullptr, Ctx()).ok());
 }
 
 TEST_F(PullerTest, DroppedConnectionsResumeOrFailCleanly) {

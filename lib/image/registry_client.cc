@@ -293,8 +293,10 @@ absl::StatusOr<std::string> RegistryClient::AuthorizationFor(const std::string& 
   std::vector<std::string> scopes;
   if (!scope.empty()) scopes.push_back(scope);
   if (!extra_scope.empty() && extra_scope != scope) scopes.push_back(extra_scope);
-  std::string key =
-      StrCat(ch->param("realm"), "\n", ch->param("service"), "\n", Join(scopes, " "), "\n", fingerprint_);
+  // The registry is part of the key: two registries may share a token realm and service (one issuer
+  // for several registries) while "repository:x:pull" means different repositories on each.
+  std::string key = StrCat(host_, "\n", ch->param("realm"), "\n", ch->param("service"), "\n",
+                           Join(scopes, " "), "\n", fingerprint_);
   if (refresh) {
     tokens_->Erase(key);
   } else if (auto cached = tokens_->Get(key)) {

@@ -25,8 +25,9 @@
 
 namespace cricket::image {
 
-// Bearer tokens by realm, service, scope and the credentials that obtained them (a token fetched with
-// one user's password is never handed to another caller). Thread-safe; share one per process.
+// Bearer tokens by registry, realm, service, scope and the credentials that obtained them (a token
+// fetched with one user's password is never handed to another caller, nor a token for one registry
+// sent to another). Thread-safe; share one per process.
 class TokenCache {
  public:
   std::optional<std::string> Get(const std::string& key);

@@ -254,6 +254,28 @@ TEST_F(RegistryE2eTest, BearerTokens) {
   EXPECT_EQ((*reg)->token_requests().size(), n);
 }
 
+// Two registries behind one token issuer (here: the registry and a proxy in front of it, different
+// hosts answering with the same realm and service) get tokens of their own from a shared cache: the
+// scope "repository:tok/app:pull" names a different repository on each.
+TEST_F(RegistryE2eTest, BearerTokensAreCachedPerRegistry) {
+  auto reg = TestRegistry::Start({.token_auth = true, .token_users = {{"bob", "builder"}}});
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  AuthConfig bob;
+  bob.username = "bob";
+  bob.password = "builder";
+  TestImage img = SampleImage();
+  ASSERT_OK(testing::PushImage(*Client((*reg)->host(), true, bob), "tok/app", "v1", img, Ctx()));
+  auto proxy = (*reg)->StartProxy({}, (*reg)->dir() + "/proxy.log");
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  ASSERT_TRUE(Client((*reg)->host(), true, bob)->GetManifest("tok/app", "v1", Ctx()).ok());
+  size_t before = (*reg)->token_requests().size();
+  ASSERT_TRUE(Client((*reg)->host(), true, bob)->GetManifest("tok/app", "v1", Ctx()).ok());
+  EXPECT_EQ((*reg)->token_requests().size(), before);  // same registry: cached
+  auto other = Client(StrCat("127.0.0.1:", (*proxy)->port()), true, bob);
+  ASSERT_TRUE(other->GetManifest("tok/app", "v1", Ctx()).ok());
+  EXPECT_EQ((*reg)->token_requests().size(), before + 1);  // another registry: a token of its own
+}
+
 TEST_F(RegistryE2eTest, IdentityTokenFallsBackToGetWithoutOAuth2) {
   auto reg = TestRegistry::Start({.token_auth = true, .token_users = {{"bob", "refresh-xyz"}}});
   ASSERT_TRUE(reg.ok()) << reg.status();

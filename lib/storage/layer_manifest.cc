@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <climits>
+#include <cstring>
 #include <set>
 
 #include "absl/strings/str_format.h"
@@ -141,6 +142,36 @@ char TypeOf(const struct stat& st) {
   }
 }
 
+bool AllZero(const char* p, size_t n) { return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0); }
+
+// The sparse digest of an open file: its holes (SEEK_HOLE) are fed as zeros without reading them.
+absl::StatusOr<std::string> HashSparseFd(int fd, uint64_t size, const std::string& shown) {
+  SparseContentHasher h;
+  std::string buf(1 << 16, '\0');
+  uint64_t pos = 0;
+  while (pos < size) {
+    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0 && errno != ENXIO) return ErrnoError("seek data in", shown);
+    uint64_t start = data < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(data), size);
+    h.Zeros(start - pos);
+    pos = start;
+    if (pos >= size) break;
+    off_t hole = ::lseek(fd, static_cast<off_t>(pos), SEEK_HOLE);
+    if (hole < 0) return ErrnoError("seek hole in", shown);
+    uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+    while (pos < end) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - pos));
+      ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(pos));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoError("read", shown);
+      if (n == 0) return absl::DataLossError(StrCat(shown, ": shorter than its size"));
+      h.Data(buf.data(), static_cast<size_t>(n));
+      pos += static_cast<uint64_t>(n);
+    }
+  }
+  return h.Finish();
+}
+
 absl::StatusOr<std::string> HashFd(int fd, const std::string& shown) {
   ASSIGN_OR_RETURN(Hasher h, Hasher::Create("sha256"));
   std::string buf(1 << 16, '\0');
@@ -207,7 +238,9 @@ struct Verifier {
       } else {
         UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd) return ErrnoError("open", path);
-        ASSIGN_OR_RETURN(std::string digest, HashFd(fd.get(), path));
+        ASSIGN_OR_RETURN(std::string digest, want.digest.starts_with(SparseContentHasher::kPrefix)
+                                                 ? HashSparseFd(fd.get(), want.size, path)
+                                                 : HashFd(fd.get(), path));
         if (digest != want.digest) Problem(StrCat(path, ": content ", digest, ", recorded ", want.digest));
       }
     } else if (type == 'l') {
@@ -264,6 +297,61 @@ struct Verifier {
 };
 
 }  // namespace
+
+SparseContentHasher::SparseContentHasher() : hasher_(*Hasher::Create("sha256")) { partial_.reserve(kBlock); }
+
+void SparseContentHasher::EndZeroRun() {
+  if (zero_run_ == 0) return;
+  char rec[9] = {'Z'};
+  for (int i = 0; i < 8; ++i) rec[1 + i] = static_cast<char>((zero_run_ >> (8 * i)) & 0xff);
+  hasher_.Update(rec, sizeof(rec));
+  zero_run_ = 0;
+}
+
+void SparseContentHasher::Block(const char* data, size_t len) {
+  if (AllZero(data, len)) {
+    ++zero_run_;
+    return;
+  }
+  EndZeroRun();
+  hasher_.Update("D", 1);
+  hasher_.Update(data, len);
+}
+
+void SparseContentHasher::Data(const char* data, size_t len) {
+  if (!partial_.empty()) {
+    size_t take = std::min(len, kBlock - partial_.size());
+    partial_.append(data, take);
+    data += take;
+    len -= take;
+    if (partial_.size() < kBlock) return;
+    Block(partial_.data(), partial_.size());
+    partial_.clear();
+  }
+  for (; len >= kBlock; data += kBlock, len -= kBlock) Block(data, kBlock);
+  partial_.append(data, len);
+}
+
+void SparseContentHasher::Zeros(uint64_t len) {
+  if (!partial_.empty()) {
+    size_t take = static_cast<size_t>(std::min<uint64_t>(len, kBlock - partial_.size()));
+    partial_.append(take, '\0');
+    len -= take;
+    if (partial_.size() < kBlock) return;
+    Block(partial_.data(), partial_.size());
+    partial_.clear();
+  }
+  zero_run_ += len / kBlock;
+  partial_.append(static_cast<size_t>(len % kBlock), '\0');
+}
+
+std::string SparseContentHasher::Finish() {
+  if (!partial_.empty()) Block(partial_.data(), partial_.size());
+  partial_.clear();
+  EndZeroRun();
+  std::string d = hasher_.Finish();  // "sha256:<hex>"
+  return StrCat(kPrefix, d.substr(d.find(':') + 1));
+}
 
 std::string SerializeManifest(const LayerManifest& manifest) {
   std::string out(kHeader);

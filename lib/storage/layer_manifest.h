@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/common/digest.h"
 
 namespace cricket::storage {
 
@@ -21,15 +22,38 @@ struct ManifestEntry {
   uint32_t mode = 0;  // permission bits including setuid/setgid/sticky (07777)
   uint32_t uid = 0;
   uint32_t gid = 0;
-  uint64_t size = 0;        // 'f' only
-  std::string digest;       // 'f': "sha256:<hex>" of the content
-  std::string target;       // 'l': link target
+  uint64_t size = 0;   // 'f' only
+  std::string digest;  // 'f': "sha256:<hex>" of the content, or "sparse-sha256:<hex>" (SparseContentHasher)
+  std::string target;  // 'l': link target
   uint32_t rdev_major = 0;  // 'c', 'b'
   uint32_t rdev_minor = 0;
   // xattr name → sha256 hex of its value.
   std::map<std::string, std::string> xattrs;
 
   bool operator==(const ManifestEntry&) const = default;
+};
+
+// The content digest of a file extracted from a sparse tar entry: sha256 over the content cut into
+// kBlock-byte blocks (the last one shorter), where each run of all-zero blocks stands as 'Z' and the
+// run length (8 bytes, little-endian) and every other block as 'D' and its bytes. Holes and zeros
+// therefore cost time per run, not per byte, and the digest depends only on the content (not on where
+// a filesystem keeps holes): the extractor feeds the tar's data and holes, the verifier the file's data
+// and holes as SEEK_DATA/SEEK_HOLE report them. Written "sparse-sha256:<hex>".
+class SparseContentHasher {
+ public:
+  static constexpr size_t kBlock = 64 << 10;
+  static constexpr std::string_view kPrefix = "sparse-sha256:";
+  SparseContentHasher();
+  void Data(const char* data, size_t len);
+  void Zeros(uint64_t len);
+  std::string Finish();
+
+ private:
+  void Block(const char* data, size_t len);
+  void EndZeroRun();
+  Hasher hasher_;
+  std::string partial_;  // the current block's bytes so far (< kBlock)
+  uint64_t zero_run_ = 0;
 };
 
 // Keyed by the path relative to the layer root, "." for the root itself; sorted.

@@ -121,7 +121,8 @@ LayerClaim::LayerClaim(LayerClaim&& o) noexcept
       diff_id_(std::move(o.diff_id_)),
       lease_(std::move(o.lease_)),
       owner_(std::exchange(o.owner_, false)),
-      lock_(std::move(o.lock_)) {
+      lock_(std::move(o.lock_)),
+      applied_(o.applied_) {
   o.lease_.reset();
 }
 
@@ -131,12 +132,22 @@ LayerClaim::~LayerClaim() {
 }
 
 absl::StatusOr<LayerLease> LayerClaim::Apply(ByteSource& tar) {
-  if (!owner_)
+  ApplyOptions options;
+  options.limits = store_->options_.limits;
+  options.reserve = store_->options_.reserve;
+  return Apply(tar, options);
+}
+
+absl::StatusOr<LayerLease> LayerClaim::Apply(ByteSource& tar, const ApplyOptions& options) {
+  if (!owner_ || applied_)
     return absl::FailedPreconditionError(StrCat("layer ", chain_id_, " is stored or already applied"));
-  absl::StatusOr<LayerLease> lease = store_->ApplyClaimed(*this, tar);
-  owner_ = false;
-  lock_.reset();  // the lease keeps its own reference when the layer was stored
-  store_->EndClaim(chain_id_);
+  applied_ = true;
+  absl::StatusOr<LayerLease> lease = store_->ApplyClaimed(*this, tar, options);
+  if (lease.ok()) {
+    owner_ = false;
+    lock_.reset();  // the lease keeps its own reference when the layer was stored
+    store_->EndClaim(chain_id_);
+  }
   return lease;
 }
 
@@ -177,6 +188,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
   std::unique_ptr<Store> store(new Store(options));
   store->options_.root = CleanPath(options.root);
+  store->space_ = std::make_unique<SpaceGuard>(store->options_.root);
   RETURN_IF_ERROR(store->Init());
   RETURN_IF_ERROR(store->Recover());
   return store;
@@ -184,6 +196,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
 
 Store::Store(const StoreOptions& options) : options_(options) {}
 Store::~Store() = default;
+
+absl::StatusOr<uint64_t> Store::FreeSpaceHeadroom(const FreeSpaceReserve& reserve) {
+  return space_->Headroom(reserve);
+}
 
 absl::Status Store::Init() {
   for (std::string_view d :
@@ -381,7 +397,10 @@ absl::StatusOr<LayerClaim> Store::ClaimLayer(std::string_view parent_chain_id, s
   return claim;
 }
 
-absl::StatusOr<LayerLease> Store::ApplyClaimed(LayerClaim& claim, ByteSource& tar) {
+absl::StatusOr<LayerLease> Store::ApplyClaimed(LayerClaim& claim, ByteSource& tar,
+                                               const ApplyOptions& options) {
+  // A store already below its reserve takes nothing more, not even a small layer.
+  RETURN_IF_ERROR(space_->Claim(0, options.reserve));
   std::string staging = Path(StrCat("tmp/layer-", RandomHexId().substr(0, 16)));
   if (::mkdir(staging.c_str(), 0700) != 0) return ErrnoError("mkdir", staging);
   absl::Cleanup remove_staging = [&] {
@@ -393,11 +412,18 @@ absl::StatusOr<LayerLease> Store::ApplyClaimed(LayerClaim& claim, ByteSource& ta
   if (::mkdir(diff.c_str(), 0755) != 0 || ::chmod(diff.c_str(), 0755) != 0) return ErrnoError("create", diff);
   UniqueFd fd(::open(diff.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return ErrnoError("open", diff);
-  absl::StatusOr<ApplyResult> r = ApplyLayerTar(tar, fd.get(), options_.limits);
+  ApplyControl control;
+  control.cancelled = options.cancelled;
+  control.deadline = options.deadline;
+  control.image = options.image;
+  control.space = space_.get();
+  control.reserve = options.reserve;
+  absl::StatusOr<ApplyResult> r = ApplyLayerTar(tar, fd.get(), options.limits, control);
   if (!r.ok()) return Annotate(r.status(), StrCat("apply layer ", claim.diff_id_));
   if (r->diff_id != claim.diff_id_) {
-    return absl::DataLossError(StrCat("layer ", claim.diff_id_, ": the uncompressed stream (", r->tar_size,
-                                      " bytes) has digest ", r->diff_id, "; nothing stored"));
+    return MarkLayerRefused(
+        absl::DataLossError(StrCat("layer ", claim.diff_id_, ": the uncompressed stream (", r->tar_size,
+                                   " bytes) has digest ", r->diff_id, "; nothing stored")));
   }
   std::string manifest = SerializeManifest(r->manifest);
   RETURN_IF_ERROR(WriteFileAtomic(StrCat(staging, "/", kContentManifest), manifest, 0600));

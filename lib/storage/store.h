@@ -14,6 +14,7 @@
 //   store.PutImage({config, manifest, {"docker.io/library/busybox:latest", "…@sha256:…"}});
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "lib/storage/byte_source.h"
+#include "lib/storage/space_guard.h"
 #include "lib/storage/tar_apply.h"
 #include "lib/sys/file_lock.h"
 
@@ -35,8 +37,9 @@ class Database;
 class Store;
 
 struct StoreOptions {
-  std::string root;    // cricketd passes Config::ImageStoreDir() (<root>/storage)
-  ApplyLimits limits;  // what a layer tar may contain
+  std::string root;          // cricketd passes Config::ImageStoreDir() (<root>/storage)
+  ApplyLimits limits;        // what a layer tar may contain, unless an apply says otherwise
+  FreeSpaceReserve reserve;  // what layer applies must leave free, unless an apply says otherwise
   // syncfs() each extracted layer before recording it, so a power loss cannot leave a recorded layer
   // with unwritten content. Tests turn it off for speed.
   bool sync_layers = true;
@@ -47,6 +50,15 @@ struct StoreOptions {
   // every process, so a tool and cricketd never apply the same layer twice nor delete a layer the
   // other is about to use; the daemon sweeps staging leftovers only when no tool has the store open.
   bool shared = false;
+};
+
+// The settings of one LayerClaim::Apply.
+struct ApplyOptions {
+  ApplyLimits limits;
+  FreeSpaceReserve reserve;
+  const std::atomic<bool>* cancelled = nullptr;  // the caller's cancellation; see ApplyControl
+  int64_t deadline = 0;                          // CLOCK_MONOTONIC ns; 0: none
+  ImageTally* image = nullptr;                   // totals shared by the layers of one pull
 };
 
 struct LayerInfo {
@@ -156,8 +168,12 @@ class LayerClaim {
   // Extracts the uncompressed tar read from `tar` (every byte read exactly once, hashed as it is
   // extracted), checks its sha256 against the claimed diff_id and records the layer. On any error
   // (mismatch: DataLoss; hostile entry: InvalidArgument; stream error: as returned by `tar`) nothing is
-  // stored and the partial extraction is removed. May be called once, only when !stored().
+  // stored and the partial extraction is removed. May be called once, only when !stored(). The
+  // first form uses the store's limits and reserve. After a failure the claim is still held until
+  // the LayerClaim is destroyed, so the caller can record the failure before a waiting claimant of
+  // the same layer goes ahead.
   absl::StatusOr<LayerLease> Apply(ByteSource& tar);
+  absl::StatusOr<LayerLease> Apply(ByteSource& tar, const ApplyOptions& options);
 
  private:
   friend class Store;
@@ -171,6 +187,7 @@ class LayerClaim {
   std::optional<LayerLease> lease_;
   bool owner_ = false;                  // holds the in-progress slot for chain_id_
   std::shared_ptr<sys::OfdLock> lock_;  // exclusive while owner_: no other process applies the layer
+  bool applied_ = false;                // Apply was called
 };
 
 class Store {
@@ -233,6 +250,8 @@ class Store {
   // ---- usage, maintenance
   // Bytes and inodes used by images: the layers (measured when applied), blobs and the database.
   absl::StatusOr<Usage> ImageStoreUsage();
+  // Free bytes on the store's filesystem above `reserve`, now (0 when below it).
+  absl::StatusOr<uint64_t> FreeSpaceHeadroom(const FreeSpaceReserve& reserve);
   // A container's writable layer (its upper directory).
   absl::StatusOr<Usage> ContainerUsage(std::string_view id);
   // Deletes layers no image uses and no lease or claim holds; returns their chain ids.
@@ -262,7 +281,7 @@ class Store {
   // Layers (store.cc).
   absl::StatusOr<std::optional<LayerInfo>> LoadLayerLocked(std::string_view chain_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<LayerLease> ApplyClaimed(LayerClaim& claim, ByteSource& tar);
+  absl::StatusOr<LayerLease> ApplyClaimed(LayerClaim& claim, ByteSource& tar, const ApplyOptions& options);
   absl::StatusOr<LayerLease> CommitLayer(const LayerClaim& claim, const std::string& staging,
                                          const ApplyResult& result, uint64_t disk_bytes, uint64_t inodes,
                                          const std::string& manifest_digest);
@@ -301,6 +320,7 @@ class Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StoreOptions options_;
+  std::unique_ptr<SpaceGuard> space_;  // admission of layer data against the free-space reserve
   std::optional<sys::FileLock> lock_;
   // Held shared by every process with the store open; the daemon's open takes it exclusive first to
   // learn whether it is the only user (then staging and unrecorded leftovers can be swept).

@@ -100,6 +100,7 @@ TEST_F(StoreTest, DiffIdMismatchStoresNothing) {
   auto lease = claim->Apply(src);
   ASSERT_FALSE(lease.ok());
   EXPECT_TRUE(absl::IsDataLoss(lease.status())) << lease.status();
+  EXPECT_TRUE(IsLayerRefused(lease.status()));
   EXPECT_TRUE(store_->ListLayers()->empty());
   EXPECT_TRUE(Entries(options_.root + "/tmp").empty());
   EXPECT_EQ(Entries(options_.root + "/overlay"), (std::vector<std::string>{"empty", "l"}));
@@ -245,23 +246,63 @@ TEST_F(StoreTest, ConcurrentClaimsOfOneLayerShareOneExtraction) {
   EXPECT_EQ(store_->ListLayers()->size(), 1u);
 }
 
+// The waiter gets the claim once the failed one is dropped (not as soon as its Apply fails, so that the
+// failing puller can record the failure first).
 TEST_F(StoreTest, AFailedClaimHandsTheLayerToAWaiter) {
   std::string tar = BuildTar({File("x", "x")});
-  auto first = store_->ClaimLayer("", Sha256(tar));
-  ASSERT_TRUE(first.ok() && !first->stored());
+  std::optional<absl::StatusOr<LayerClaim>> first(store_->ClaimLayer("", Sha256(tar)));
+  ASSERT_TRUE(first->ok() && !(*first)->stored());
+  std::atomic<bool> second_claimed{false};
   std::atomic<bool> second_applied{false};
   std::thread waiter([&] {
     auto second = store_->ClaimLayer("", Sha256(tar));  // waits for `first`
+    second_claimed = true;
     ASSERT_TRUE(second.ok());
     ASSERT_FALSE(second->stored());
     StringSource src(tar);
     second_applied = second->Apply(src).ok();
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  StringSource broken(tar.substr(0, 100));
-  EXPECT_FALSE(first->Apply(broken).ok());
+  std::string cut = tar.substr(0, 100);
+  StringSource broken(cut);
+  EXPECT_FALSE((*first)->Apply(broken).ok());
+  EXPECT_FALSE((*first)->Apply(broken).ok());  // once only
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(second_claimed.load());
+  first.reset();
   waiter.join();
   EXPECT_TRUE(second_applied.load());
+}
+
+// Per-apply options: bounds other than the store's, and a reserve the store's filesystem cannot keep.
+TEST_F(StoreTest, ApplyOptionsBoundTheApplyAndTheFreeSpace) {
+  std::string tar = BuildTar({File("a", "a"), File("b", "b")});
+  {
+    auto claim = store_->ClaimLayer("", Sha256(tar));
+    ASSERT_TRUE(claim.ok());
+    ApplyOptions options;
+    options.limits.max_layer_entries = 1;
+    StringSource src(tar);
+    auto lease = claim->Apply(src, options);
+    ASSERT_FALSE(lease.ok());
+    EXPECT_TRUE(absl::IsInvalidArgument(lease.status())) << lease.status();
+    EXPECT_TRUE(IsLayerRefused(lease.status()));
+    EXPECT_TRUE(Entries(options_.root + "/tmp").empty());
+  }
+
+  auto headroom = store_->FreeSpaceHeadroom(FreeSpaceReserve{.bytes = 1});
+  ASSERT_TRUE(headroom.ok()) << headroom.status();
+  EXPECT_GT(*headroom, 0u);
+  auto again = store_->ClaimLayer("", Sha256(tar));
+  ASSERT_TRUE(again.ok());
+  ApplyOptions full;
+  full.reserve.fraction = 1.0;  // everything must stay free: nothing fits
+  StringSource src2(tar);
+  auto lease = again->Apply(src2, full);
+  ASSERT_FALSE(lease.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(lease.status())) << lease.status();
+  EXPECT_NE(std::string(lease.status().message()).find(options_.root), std::string::npos) << lease.status();
+  EXPECT_TRUE(store_->ListLayers()->empty());
 }
 
 // Pulls and removals of images sharing a base layer, from several threads at once: no deadlock, no

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -22,12 +23,14 @@
 #include "lib/common/file_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "lib/common/time_util.h"
 #include "lib/common/unique_fd.h"
 
 namespace cricket::storage {
 namespace {
 
 constexpr size_t kReadBuffer = 1 << 20;
+constexpr uint64_t kFileSlack = 4096;  // the unused part of a file's last block
 constexpr uint64_t kResolveInLayer =
     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
@@ -67,14 +70,11 @@ std::pair<std::string, std::string> SplitParent(const std::string& path) {
   return {path.substr(0, slash), path.substr(slash + 1)};
 }
 
-absl::Status HashZeros(Hasher& h, uint64_t n) {
-  static const char kZeros[65536] = {};
-  while (n > 0) {
-    size_t chunk = n < sizeof(kZeros) ? static_cast<size_t>(n) : sizeof(kZeros);
-    h.Update(kZeros, chunk);
-    n -= chunk;
-  }
-  return absl::OkStatus();
+// A bound of ApplyLimits crossed: InvalidArgument naming the key and its value; a layer bound is a
+// property of the layer (see kLayerRefusedPayload), an image bound is not.
+absl::Status OverBound(std::string_view what, std::string_view key, uint64_t limit, bool layer_bound) {
+  absl::Status s = absl::InvalidArgumentError(StrCat(what, " is over ", key, " (", limit, ")"));
+  return layer_bound ? MarkLayerRefused(std::move(s)) : s;
 }
 
 absl::Status PwriteAll(int fd, const char* data, size_t len, off_t off, const std::string& what) {
@@ -97,8 +97,13 @@ bool XattrApplied(std::string_view name) {
 
 class Applier {
  public:
-  Applier(ByteSource& source, int root, const ApplyLimits& limits, Hasher hasher)
-      : source_(source), root_(root), limits_(limits), stream_hash_(std::move(hasher)), buf_(kReadBuffer) {}
+  Applier(ByteSource& source, int root, const ApplyLimits& limits, const ApplyControl& control, Hasher hasher)
+      : source_(source),
+        root_(root),
+        limits_(limits),
+        control_(control),
+        stream_hash_(std::move(hasher)),
+        buf_(kReadBuffer) {}
 
   absl::StatusOr<ApplyResult> Run();
 
@@ -106,6 +111,12 @@ class Applier {
   static la_ssize_t ReadCallback(struct archive* a, void* ctx, const void** out);
   absl::StatusOr<size_t> ReadSource();
   absl::Status ArchiveError(std::string_view what);
+  absl::Status CheckStop() const;
+  absl::Status CountEntry();
+  absl::Status CountSparse(uint64_t declared);
+  absl::Status ClaimSpace(uint64_t bytes);
+  absl::Status WriteFileData(int fd, struct archive_entry* e, const std::string& path, uint64_t declared,
+                             ManifestEntry* rec);
   absl::Status InitRoot();
   absl::Status Entry(struct archive_entry* e);
   absl::Status TypedEntry(struct archive_entry* e, int pfd, const std::string& path, const std::string& name,
@@ -131,9 +142,11 @@ class Applier {
   ByteSource& source_;
   int root_;
   ApplyLimits limits_;
+  const ApplyControl& control_;
   Hasher stream_hash_;
   std::vector<char> buf_;
   uint64_t stream_bytes_ = 0;
+  uint64_t claimed_bytes_ = 0;  // admitted by the space guard so far
   absl::Status source_error_;
   struct archive* archive_ = nullptr;
   std::string raw_name_;  // the current entry's name as in the tar, for errors
@@ -145,7 +158,7 @@ class Applier {
 };
 
 absl::Status Refuse(std::string_view raw, std::string_view why) {
-  return absl::InvalidArgumentError(StrCat("layer entry \"", raw, "\": ", why));
+  return MarkLayerRefused(absl::InvalidArgumentError(StrCat("layer entry \"", raw, "\": ", why)));
 }
 
 la_ssize_t Applier::ReadCallback(struct archive* a, void* ctx, const void** out) {
@@ -161,14 +174,78 @@ la_ssize_t Applier::ReadCallback(struct archive* a, void* ctx, const void** out)
 }
 
 absl::StatusOr<size_t> Applier::ReadSource() {
+  RETURN_IF_ERROR(CheckStop());
   ASSIGN_OR_RETURN(size_t n, source_.Read(buf_.data(), buf_.size()));
   stream_hash_.Update(buf_.data(), n);
   stream_bytes_ += n;
-  if (stream_bytes_ > limits_.max_stream_size) {
-    return absl::ResourceExhaustedError(
-        StrCat("layer stream is larger than the limit of ", limits_.max_stream_size, " bytes"));
+  if (stream_bytes_ > limits_.max_layer_size) {
+    return OverBound(StrCat("the layer's uncompressed size (more than ", stream_bytes_, " bytes)"),
+                     "max_layer_size", limits_.max_layer_size, true);
+  }
+  if (control_.image != nullptr) {
+    uint64_t total = control_.image->bytes.fetch_add(n) + n;
+    if (total > limits_.max_image_size) {
+      return OverBound(StrCat("the uncompressed size of the image's layers (more than ", total, " bytes)"),
+                       "max_image_size", limits_.max_image_size, false);
+    }
   }
   return n;
+}
+
+absl::Status Applier::CheckStop() const {
+  if (control_.cancelled != nullptr && control_.cancelled->load(std::memory_order_relaxed)) {
+    return absl::CancelledError("layer extraction stopped: the pull was cancelled");
+  }
+  if (control_.deadline != 0 && MonotonicNow() >= control_.deadline) {
+    return absl::DeadlineExceededError("layer extraction stopped: the pull's deadline passed");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Applier::CountEntry() {
+  RETURN_IF_ERROR(CheckStop());
+  if (++result_.entries > limits_.max_layer_entries) {
+    return OverBound(StrCat("the layer's entry count (", result_.entries, ")"), "max_layer_entries",
+                     limits_.max_layer_entries, true);
+  }
+  if (control_.image != nullptr) {
+    uint64_t total = control_.image->entries.fetch_add(1) + 1;
+    if (total > limits_.max_image_entries) {
+      return OverBound(StrCat("the entry count of the image's layers (", total, ")"), "max_image_entries",
+                       limits_.max_image_entries, false);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Applier::CountSparse(uint64_t declared) {
+  result_.sparse_size += declared;
+  if (result_.sparse_size > limits_.max_layer_sparse_size) {
+    return OverBound(
+        StrCat("the total size declared by the layer's sparse files (", result_.sparse_size, ")"),
+        "max_layer_sparse_size", limits_.max_layer_sparse_size, true);
+  }
+  if (control_.image != nullptr) {
+    uint64_t total = control_.image->sparse.fetch_add(declared) + declared;
+    if (total > limits_.max_image_sparse_size) {
+      return OverBound(StrCat("the total size declared by the image's sparse files (", total, ")"),
+                       "max_image_sparse_size", limits_.max_image_sparse_size, false);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Admits file data about to be written. A refusal records how far the layer got: it needs at least
+// that much space.
+absl::Status Applier::ClaimSpace(uint64_t bytes) {
+  if (control_.space == nullptr) return absl::OkStatus();
+  absl::Status s = control_.space->Claim(bytes, control_.reserve);
+  if (!s.ok()) {
+    s.SetPayload(kLayerNeedsBytesPayload, absl::Cord(StrCat(claimed_bytes_ + bytes)));
+    return s;
+  }
+  claimed_bytes_ += bytes;
+  return absl::OkStatus();
 }
 
 absl::Status Applier::ArchiveError(std::string_view what) {
@@ -203,10 +280,7 @@ absl::StatusOr<ApplyResult> Applier::Run() {
     int r = archive_read_next_header(archive_, &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) return ArchiveError("read header");
-    if (++result_.entries > limits_.max_entries) {
-      return absl::ResourceExhaustedError(
-          StrCat("layer tar has more than ", limits_.max_entries, " entries"));
-    }
+    RETURN_IF_ERROR(CountEntry());
     RETURN_IF_ERROR(Entry(e));
   }
   RETURN_IF_ERROR(Drain());
@@ -289,7 +363,8 @@ absl::Status Applier::Entry(struct archive_entry* e) {
   } else {
     s = TypedEntry(e, pfd, path, name, meta);
   }
-  if (!s.ok() && s.code() != absl::StatusCode::kInvalidArgument) {
+  if (!s.ok() && s.code() != absl::StatusCode::kInvalidArgument && s.code() != absl::StatusCode::kCancelled &&
+      s.code() != absl::StatusCode::kDeadlineExceeded) {
     return Annotate(s, StrCat("layer entry \"", raw_name_, "\""));
   }
   return s;
@@ -438,7 +513,34 @@ absl::Status Applier::RegularFile(struct archive_entry* e, int pfd, const std::s
   RETURN_IF_ERROR(ClearName(pfd, name, path));
   UniqueFd fd(::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return ErrnoError("create", path);
-  ASSIGN_OR_RETURN(Hasher h, Hasher::Create("sha256"));
+  ManifestEntry rec;
+  rec.type = 'f';
+  rec.size = static_cast<uint64_t>(declared);
+  RETURN_IF_ERROR(WriteFileData(fd.get(), e, path, rec.size, &rec));
+  RETURN_IF_ERROR(ApplyMeta(fd.get(), path, meta, &rec));
+  struct timespec times[2] = {meta.mtime, meta.mtime};
+  if (::futimens(fd.get(), times) != 0) return ErrnoError("set times of", path);
+  result_.manifest[path] = std::move(rec);
+  return absl::OkStatus();
+}
+
+// Writes the entry's data blocks at their offsets and hashes the content into rec->digest. A sparse
+// entry's holes are skipped (the file keeps them as holes) and hashed per run of zero blocks; its
+// declared size counts against the sparse bounds. Every block is admitted by the space guard first,
+// with one filesystem block of slack per file for its partly used last block.
+absl::Status Applier::WriteFileData(int fd, struct archive_entry* e, const std::string& path,
+                                    uint64_t declared, ManifestEntry* rec) {
+  bool sparse = archive_entry_sparse_count(e) > 0;
+  std::optional<SparseContentHasher> holes;
+  std::optional<Hasher> plain;
+  if (sparse) {
+    RETURN_IF_ERROR(CountSparse(declared));
+    holes.emplace();
+  } else {
+    ASSIGN_OR_RETURN(Hasher h, Hasher::Create("sha256"));
+    plain.emplace(std::move(h));
+  }
+  if (declared > 0) RETURN_IF_ERROR(ClaimSpace(kFileSlack));
   uint64_t pos = 0;
   for (;;) {
     const void* data;
@@ -448,26 +550,25 @@ absl::Status Applier::RegularFile(struct archive_entry* e, int pfd, const std::s
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) return ArchiveError(StrCat("read data of \"", raw_name_, "\""));
     uint64_t uoff = static_cast<uint64_t>(off);
-    if (off < 0 || uoff < pos || uoff + len > static_cast<uint64_t>(declared)) {
+    if (off < 0 || uoff < pos || uoff + len > declared || (!sparse && uoff != pos)) {
       return absl::DataLossError(StrCat("layer tar: entry \"", raw_name_, "\": data block out of order"));
     }
-    RETURN_IF_ERROR(HashZeros(h, uoff - pos));  // a hole of a sparse file
-    RETURN_IF_ERROR(PwriteAll(fd.get(), static_cast<const char*>(data), len, static_cast<off_t>(off), path));
-    h.Update(data, len);
+    RETURN_IF_ERROR(ClaimSpace(len));
+    RETURN_IF_ERROR(PwriteAll(fd, static_cast<const char*>(data), len, static_cast<off_t>(off), path));
+    if (sparse) {
+      holes->Zeros(uoff - pos);
+      holes->Data(static_cast<const char*>(data), len);
+    } else {
+      plain->Update(data, len);
+    }
     pos = uoff + len;
   }
-  if (pos < static_cast<uint64_t>(declared)) {
-    RETURN_IF_ERROR(HashZeros(h, static_cast<uint64_t>(declared) - pos));
-    if (::ftruncate(fd.get(), declared) != 0) return ErrnoError("truncate", path);
+  if (pos < declared) {
+    if (!sparse) return absl::DataLossError(StrCat("layer tar: entry \"", raw_name_, "\": data is short"));
+    holes->Zeros(declared - pos);
+    if (::ftruncate(fd, static_cast<off_t>(declared)) != 0) return ErrnoError("truncate", path);
   }
-  ManifestEntry rec;
-  rec.type = 'f';
-  rec.size = static_cast<uint64_t>(declared);
-  rec.digest = h.Finish();
-  RETURN_IF_ERROR(ApplyMeta(fd.get(), path, meta, &rec));
-  struct timespec times[2] = {meta.mtime, meta.mtime};
-  if (::futimens(fd.get(), times) != 0) return ErrnoError("set times of", path);
-  result_.manifest[path] = std::move(rec);
+  rec->digest = sparse ? holes->Finish() : plain->Finish();
   return absl::OkStatus();
 }
 
@@ -624,10 +725,26 @@ absl::StatusOr<std::string> CleanEntryPath(std::string_view raw) {
   return out;
 }
 
-absl::StatusOr<ApplyResult> ApplyLayerTar(ByteSource& source, int root_fd, const ApplyLimits& limits) {
+absl::StatusOr<ApplyResult> ApplyLayerTar(ByteSource& source, int root_fd, const ApplyLimits& limits,
+                                          const ApplyControl& control) {
   ASSIGN_OR_RETURN(Hasher hasher, Hasher::Create("sha256"));
-  Applier applier(source, root_fd, limits, std::move(hasher));
+  Applier applier(source, root_fd, limits, control, std::move(hasher));
   return applier.Run();
+}
+
+absl::Status MarkLayerRefused(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kLayerRefusedPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsLayerRefused(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kLayerRefusedPayload).has_value();
+}
+
+std::optional<uint64_t> LayerNeedsBytes(const absl::Status& status) {
+  auto p = status.GetPayload(kLayerNeedsBytesPayload);
+  if (!p) return std::nullopt;
+  return ParseUint64(std::string(*p));
 }
 
 }  // namespace cricket::storage

@@ -9,11 +9,15 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "lib/common/file_util.h"
 #include "lib/common/strings.h"
+#include "lib/common/time_util.h"
 #include "lib/common/unique_fd.h"
+#include "lib/common/status.h"
 #include "lib/storage/test_tar.h"
+#include "lib/sys/disk_usage.h"
 
 namespace cricket::storage {
 namespace {
@@ -24,6 +28,7 @@ using testing::File;
 using testing::Hardlink;
 using testing::RawHeader;
 using testing::Sha256;
+using testing::SparseEntry;
 using testing::Symlink;
 using testing::TarEntry;
 
@@ -213,14 +218,25 @@ TEST_F(TarApplyTest, RefusesAbsurdSizes) {
   ApplyLimits limits;
   limits.max_file_size = 10;
   ExpectRefused(BuildTar({File("eleven", "01234567890")}), "eleven", limits);
+}
+
+// Each bound is InvalidArgument naming its key and value; the per-layer ones mark the layer refused.
+TEST_F(TarApplyTest, LayerBoundsAreNamed) {
+  auto expect = [](const absl::Status& s, std::string_view key, bool layer) {
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(std::string(s.message()).find(key), std::string::npos) << s;
+    EXPECT_EQ(IsLayerRefused(s), layer) << s;
+  };
+  ApplyLimits limits;
+  limits.max_layer_size = 4096;
+  expect(Apply(BuildTar({File("a", std::string(8192, 'a'))}), limits).status(), "max_layer_size (4096)",
+         true);
   limits = {};
-  limits.max_stream_size = 4096;
-  EXPECT_TRUE(
-      absl::IsResourceExhausted(Apply(BuildTar({File("a", std::string(8192, 'a'))}), limits).status()));
-  limits = {};
-  limits.max_entries = 2;
-  EXPECT_TRUE(absl::IsResourceExhausted(
-      Apply(BuildTar({File("a", ""), File("b", ""), File("c", "")}), limits).status()));
+  limits.max_layer_entries = 2;
+  expect(Apply(BuildTar({File("a", ""), File("b", ""), File("c", "")}), limits).status(),
+         "max_layer_entries (2)", true);
+  limits.max_layer_entries = 3;
+  EXPECT_TRUE(Apply(BuildTar({File("a", ""), File("b", ""), File("c", "")}), limits).ok());
 }
 
 TEST_F(TarApplyTest, TruncatedStreamIsDataLoss) {
@@ -256,6 +272,195 @@ TEST_F(TarApplyTest, SourceErrorsPassThrough) {
   auto r = ApplyLayerTar(src, root_.get(), {});
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+}
+
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+// The sparse digest of a file whose content is given as data and zero runs.
+std::string SparseDigestOf(const std::vector<std::pair<uint64_t, std::string>>& segments, uint64_t size) {
+  SparseContentHasher h;
+  uint64_t pos = 0;
+  for (const auto& [offset, data] : segments) {
+    h.Zeros(offset - pos);
+    h.Data(data.data(), data.size());
+    pos = offset + data.size();
+  }
+  h.Zeros(size - pos);
+  return h.Finish();
+}
+
+// A file of 1 TiB with three bytes runs of data: written with holes (almost no blocks), hashed per
+// zero run (this test would take many minutes if the holes were hashed byte by byte), and verified
+// by VerifyTree through SEEK_DATA/SEEK_HOLE.
+TEST_F(TarApplyTest, SparseEntriesKeepTheirHolesAndHashPerRun) {
+  uint64_t size = 1024 * kGiB;
+  std::vector<std::pair<uint64_t, std::string>> segments = {
+      {0, "head"}, {512 * kGiB + 3, std::string(100000, 'm')}, {size - 4, "tail"}};
+  std::string tar = SparseEntry("big", size, segments) + std::string(1024, '\0');
+  ApplyLimits limits;
+  limits.max_file_size = size;
+  limits.max_layer_sparse_size = size;
+  auto r = Apply(tar, limits);
+  ASSERT_TRUE(r.ok()) << r.status();
+  struct stat st;
+  ASSERT_EQ(stat((layer_ + "/big").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20);
+  EXPECT_EQ(r->sparse_size, size);
+  std::string digest = r->manifest.at("big").digest;
+  EXPECT_TRUE(digest.starts_with("sparse-sha256:")) << digest;
+  EXPECT_EQ(digest, SparseDigestOf(segments, size));
+  UniqueFd fd(open((layer_ + "/big").c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[4];
+  ASSERT_EQ(pread(fd.get(), buf, 4, static_cast<off_t>(size - 4)), 4);
+  EXPECT_EQ(std::string(buf, 4), "tail");
+  auto problems = VerifyTree(root_.get(), r->manifest);
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  EXPECT_TRUE(problems->empty()) << Join(*problems, "\n");
+  // Damage inside a hole is found.
+  ASSERT_EQ(pwrite(fd.get(), "x", 1, static_cast<off_t>(kGiB)), -1);  // opened read-only
+  UniqueFd wfd(open((layer_ + "/big").c_str(), O_WRONLY | O_CLOEXEC));
+  ASSERT_EQ(pwrite(wfd.get(), "x", 1, static_cast<off_t>(kGiB)), 1);
+  problems = VerifyTree(root_.get(), r->manifest);
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  EXPECT_EQ(problems->size(), 1u);
+}
+
+// The digest depends on the content only: zeros written as data hash like a hole, any change of data
+// or of a run's length changes it.
+TEST(SparseContentHasherTest, DependsOnContentOnly) {
+  std::string block(SparseContentHasher::kBlock, '\0');
+  SparseContentHasher a;
+  a.Zeros(3 * block.size() + 5);
+  a.Data("x", 1);
+  SparseContentHasher b;
+  b.Data(block.data(), block.size());
+  b.Zeros(block.size());
+  b.Data(block.data(), 7);
+  b.Zeros(block.size() - 2);
+  b.Data("x", 1);
+  std::string da = a.Finish();
+  EXPECT_EQ(da, b.Finish());
+  SparseContentHasher c;
+  c.Zeros(3 * block.size() + 4);
+  c.Data("x", 1);
+  EXPECT_NE(da, c.Finish());
+  SparseContentHasher d;
+  d.Zeros(3 * block.size() + 5);
+  d.Data("y", 1);
+  EXPECT_NE(da, d.Finish());
+  SparseContentHasher empty;
+  EXPECT_TRUE(empty.Finish().starts_with("sparse-sha256:"));
+}
+
+TEST_F(TarApplyTest, PlainFilesKeepPlainSha256) {
+  auto r = Apply(BuildTar({File("a", std::string(300000, '\0')), File("b", "b")}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->manifest.at("a").digest, Sha256(std::string(300000, '\0')));
+  EXPECT_EQ(r->sparse_size, 0u);
+}
+
+TEST_F(TarApplyTest, DeclaredSparseSizeIsBounded) {
+  std::string tar;
+  for (int i = 0; i < 3; ++i) tar += SparseEntry(StrCat("s", i), 64 * kGiB, {{64 * kGiB - 1, "x"}});
+  tar.append(1024, '\0');
+  auto r = Apply(tar);  // defaults: 64 GiB per layer
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("max_layer_sparse_size (68719476736)"), std::string::npos)
+      << r.status();
+  EXPECT_TRUE(IsLayerRefused(r.status()));
+}
+
+// The max_image_* bounds count over every apply sharing one tally; crossing them is not a property
+// of the layer alone.
+TEST_F(TarApplyTest, ImageBoundsSpanTheLayersOfOnePull) {
+  ApplyLimits limits;
+  limits.max_image_entries = 5;
+  ImageTally tally;
+  ApplyControl control;
+  control.image = &tally;
+  std::string first_tar = BuildTar({File("a", ""), File("b", ""), File("c", "")});
+  StringSource first(first_tar);
+  auto one = ApplyLayerTar(first, root_.get(), limits, control);
+  ASSERT_TRUE(one.ok()) << one.status();
+  UniqueFd other(open(outside_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::string second_tar = BuildTar({File("d", ""), File("e", ""), File("f", "")});
+  StringSource second(second_tar);
+  auto r = ApplyLayerTar(second, other.get(), limits, control);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("max_image_entries (5)"), std::string::npos) << r.status();
+  EXPECT_FALSE(IsLayerRefused(r.status()));
+
+  limits = {};
+  limits.max_image_size = 20000;
+  ImageTally bytes;
+  control.image = &bytes;
+  std::string big_tar = BuildTar({File("g", std::string(30000, 'g'))});
+  StringSource big(big_tar);
+  r = ApplyLayerTar(big, other.get(), limits, control);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(std::string(r.status().message()).find("max_image_size (20000)"), std::string::npos)
+      << r.status();
+}
+
+// An endless stream of entries stops as soon as the caller cancels or its deadline passes.
+TEST_F(TarApplyTest, CancellationAndDeadlineStopTheApply) {
+  class Endless : public ByteSource {
+   public:
+    absl::StatusOr<size_t> Read(char* buf, size_t len) override {
+      static const std::string header = RawHeader("f", '0', 0);
+      size_t n = len - len % 512;
+      for (size_t i = 0; i < n; i += 512) std::memcpy(buf + i, header.data(), 512);
+      return n;
+    }
+  };
+  std::atomic<bool> cancelled{false};
+  ApplyControl control;
+  control.cancelled = &cancelled;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancelled.store(true);
+  });
+  Endless endless;
+  ApplyLimits limits;
+  limits.max_layer_entries = UINT64_MAX;
+  limits.max_layer_size = UINT64_MAX;
+  auto r = ApplyLayerTar(endless, root_.get(), limits, control);
+  canceller.join();
+  EXPECT_TRUE(absl::IsCancelled(r.status())) << r.status();
+
+  control.cancelled = nullptr;
+  control.deadline = MonotonicNow() + 100'000'000;
+  r = ApplyLayerTar(endless, root_.get(), limits, control);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+}
+
+// Every data block is admitted by the space guard first: a file that would cross the reserve is
+// refused before it is written, with the bytes the layer needs attached.
+TEST_F(TarApplyTest, FreeSpaceReserveAdmitsEveryWrite) {
+  // A filesystem of 100 MiB with 10 MiB free before the layer, less what the layer has written.
+  SpaceGuard guard("/store", [&]() -> absl::StatusOr<SpaceGuard::FsSpace> {
+    ASSIGN_OR_RETURN(sys::DiskUsage used, sys::DirectoryUsage(layer_));
+    return SpaceGuard::FsSpace{100 << 20, (uint64_t{10} << 20) - std::min<uint64_t>(used.bytes, 10 << 20)};
+  });
+  ApplyControl control;
+  control.space = &guard;
+  control.reserve.bytes = 8 << 20;
+  std::string small_tar = BuildTar({File("a", std::string(1 << 20, 'a'))});
+  StringSource small(small_tar);
+  ASSERT_TRUE(ApplyLayerTar(small, root_.get(), {}, control).ok());
+  std::string big_tar = BuildTar({File("b", std::string(3 << 20, 'b'))});
+  StringSource big(big_tar);
+  auto r = ApplyLayerTar(big, root_.get(), {}, control);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+  EXPECT_NE(std::string(r.status().message()).find("/store"), std::string::npos) << r.status();
+  std::optional<uint64_t> needs = LayerNeedsBytes(r.status());
+  ASSERT_TRUE(needs.has_value());
+  EXPECT_GT(*needs, uint64_t{1} << 20);
+  EXPECT_FALSE(IsLayerRefused(r.status()));
 }
 
 // Needs root: whiteout device nodes, trusted.* xattrs, foreign owners, device nodes.

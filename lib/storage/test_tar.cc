@@ -129,6 +129,39 @@ std::string RawHeader(const std::string& name, char type, uint64_t size, const s
   return std::string(h, sizeof(h));
 }
 
+namespace {
+
+std::string Padded(std::string data) {
+  data.append((512 - data.size() % 512) % 512, '\0');
+  return data;
+}
+
+std::string PaxRecord(const std::string& key, const std::string& value) {
+  size_t body = key.size() + value.size() + 3;
+  size_t len = body + 1;
+  while (std::to_string(len).size() + body != len) ++len;
+  return std::to_string(len) + " " + key + "=" + value + "\n";
+}
+
+}  // namespace
+
+std::string SparseEntry(const std::string& name, uint64_t size,
+                        const std::vector<std::pair<uint64_t, std::string>>& segments) {
+  std::string pax = PaxRecord("GNU.sparse.major", "1") + PaxRecord("GNU.sparse.minor", "0") +
+                    PaxRecord("GNU.sparse.name", name) +
+                    PaxRecord("GNU.sparse.realsize", std::to_string(size));
+  std::string map = std::to_string(segments.size()) + "\n";
+  std::string data;
+  for (const auto& [offset, bytes] : segments) {
+    map += std::to_string(offset) + "\n" + std::to_string(bytes.size()) + "\n";
+    data += bytes;
+  }
+  // The size field counts the map's blocks and the data, not the data's padding (as GNU tar writes).
+  std::string body = Padded(map) + data;
+  return RawHeader("PaxHeaders/" + name, 'x', pax.size()) + Padded(pax) +
+         RawHeader("GNUSparseFile.0/" + name, '0', body.size()) + Padded(body);
+}
+
 std::string Sha256(const std::string& data) { return Digest::Sha256Of(data).ToString(); }
 
 }  // namespace cricket::storage::testing

@@ -38,6 +38,12 @@ std::string BuildTar(const std::vector<TarEntry>& entries);
 // base-256 when it does not fit the octal field. No data follows.
 std::string RawHeader(const std::string& name, char type, uint64_t size, const std::string& link = "");
 
+// One sparse file as a pax entry in GNU sparse format 1.0 (GNU.sparse.* records; the map of
+// `segments`, offset and data each, opens the entry's data), declaring `size` bytes: everything outside
+// the segments is a hole. No end-of-archive blocks: append entries, then std::string(1024, '\0').
+std::string SparseEntry(const std::string& name, uint64_t size,
+                        const std::vector<std::pair<uint64_t, std::string>>& segments);
+
 // sha256 of `data` as "sha256:<hex>".
 std::string Sha256(const std::string& data);
 

@@ -79,20 +79,6 @@ std::string Compress(std::string_view tar, image::Compression c) {
   return std::string(tar);
 }
 
-std::string LayerMediaType(image::Compression c, bool docker) {
-  using namespace image::media_type;
-  if (docker) return std::string(kDockerLayerGzip);  // Docker has only the gzip type
-  switch (c) {
-    case image::Compression::kGzip:
-      return std::string(kOciLayerGzip);
-    case image::Compression::kZstd:
-      return std::string(kOciLayerZstd);
-    case image::Compression::kNone:
-      break;
-  }
-  return std::string(kOciLayer);
-}
-
 nlohmann::json DescriptorJson(const image::Descriptor& d) {
   nlohmann::json j = {{"mediaType", d.media_type}, {"digest", d.digest.ToString()}, {"size", d.size}};
   if (d.platform) {
@@ -141,10 +127,22 @@ std::string ZstdBytes(std::string_view data) {
   return out;
 }
 
+std::string LayerMediaType(image::Compression c, bool docker) {
+  using namespace image::media_type;
+  if (docker) return std::string(kDockerLayerGzip);  // Docker has only the gzip type
+  switch (c) {
+    case image::Compression::kGzip:
+      return std::string(kOciLayerGzip);
+    case image::Compression::kZstd:
+      return std::string(kOciLayerZstd);
+    case image::Compression::kNone:
+      break;
+  }
+  return std::string(kOciLayer);
+}
+
 TestImage BuildImage(const std::vector<LayerSpec>& layers, const TestImageOptions& options) {
-  TestImage img;
-  img.platform = options.platform;
-  nlohmann::json diff_ids = nlohmann::json::array();
+  std::vector<TestLayer> built;
   for (const LayerSpec& spec : layers) {
     TestLayer l;
     l.tar = MakeTar(spec.entries);
@@ -156,9 +154,17 @@ TestImage BuildImage(const std::vector<LayerSpec>& layers, const TestImageOption
     l.descriptor.media_type = LayerMediaType(compression, options.docker_media_types);
     l.descriptor.digest = Digest::Sha256Of(l.blob);
     l.descriptor.size = static_cast<int64_t>(l.blob.size());
-    diff_ids.push_back(l.diff_id.ToString());
-    img.layers.push_back(std::move(l));
+    built.push_back(std::move(l));
   }
+  return AssembleImage(std::move(built), options);
+}
+
+TestImage AssembleImage(std::vector<TestLayer> layers, const TestImageOptions& options) {
+  TestImage img;
+  img.platform = options.platform;
+  img.layers = std::move(layers);
+  nlohmann::json diff_ids = nlohmann::json::array();
+  for (const TestLayer& l : img.layers) diff_ids.push_back(l.diff_id.ToString());
   nlohmann::json config = {
       {"architecture", options.platform.architecture},
       {"os", options.platform.os},

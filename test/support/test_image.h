@@ -69,6 +69,10 @@ struct LayerSpec {
 };
 
 TestImage BuildImage(const std::vector<LayerSpec>& layers, const TestImageOptions& options = {});
+// The config and manifest around ready-made layers (descriptors and diff_ids taken as given).
+TestImage AssembleImage(std::vector<TestLayer> layers, const TestImageOptions& options = {});
+// The OCI (or Docker schema 2) media type of a layer compressed with `c`.
+std::string LayerMediaType(image::Compression c, bool docker_media_types = false);
 
 // An index over `images` (their platforms), optionally with a buildkit-style attestation entry.
 struct TestIndex {
