@@ -616,7 +616,8 @@ absl::Status RuntimeSection::Validate() const {
       RequireAbsoluteOrEmpty("crio.runtime.container_attach_socket_dir", container_attach_socket_dir));
   RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.runtime.namespaces_dir", namespaces_dir));
   for (const std::string& d : hooks_dir) RETURN_IF_ERROR(RequireAbsolute("crio.runtime.hooks_dir", d));
-  for (const std::string& d : cdi_spec_dirs) RETURN_IF_ERROR(RequireAbsolute("crio.runtime.cdi_spec_dirs", d));
+  for (const std::string& d : cdi_spec_dirs)
+    RETURN_IF_ERROR(RequireAbsolute("crio.runtime.cdi_spec_dirs", d));
   return absl::OkStatus();
 }
 
