@@ -122,6 +122,8 @@ const FieldSpec<RuntimeSection> kRuntimeFields[] = {
      kReload, "Give devices the container's run_as_user/run_as_group ownership."},
     {"absent_mount_sources_to_reject", &RuntimeSection::absent_mount_sources_to_reject, kReload,
      "Bind-mount sources that must exist rather than be created."},
+    {"cdi_spec_dirs", &RuntimeSection::cdi_spec_dirs, kReload,
+     "Directories of CDI device specs (*.json, *.yaml); a later directory overrides an earlier one."},
 };
 
 const FieldSpec<RuntimeHandler> kHandlerFields[] = {
@@ -642,6 +644,8 @@ absl::Status RuntimeSection::Validate() const {
       RequireAbsoluteOrEmpty("crio.runtime.container_attach_socket_dir", container_attach_socket_dir));
   RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.runtime.namespaces_dir", namespaces_dir));
   for (const std::string& d : hooks_dir) RETURN_IF_ERROR(RequireAbsolute("crio.runtime.hooks_dir", d));
+  for (const std::string& d : cdi_spec_dirs)
+    RETURN_IF_ERROR(RequireAbsolute("crio.runtime.cdi_spec_dirs", d));
   return absl::OkStatus();
 }
 

@@ -70,6 +70,8 @@ struct RuntimeSection {
   std::vector<std::string> hooks_dir = {"/usr/share/containers/oci/hooks.d"};
   bool device_ownership_from_security_context = false;
   std::vector<std::string> absent_mount_sources_to_reject;
+  // CDI spec directories, lowest precedence first (CRI-O's cdi_spec_dirs).
+  std::vector<std::string> cdi_spec_dirs = {"/etc/cdi", "/var/run/cdi"};
 
   absl::Status Validate() const;
 };

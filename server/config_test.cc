@@ -45,6 +45,20 @@ TEST_F(ConfigTest, DefaultsWhenNoFileExists) {
   EXPECT_TRUE(warnings_.empty());
 }
 
+TEST_F(ConfigTest, CdiSpecDirs) {
+  auto c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->runtime.cdi_spec_dirs, (std::vector<std::string>{"/etc/cdi", "/var/run/cdi"}));
+  Write("cricket.conf", "[crio.runtime]\ncdi_spec_dirs = [\"/srv/cdi\"]\n");
+  c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->runtime.cdi_spec_dirs, std::vector<std::string>{"/srv/cdi"});
+  Write("cricket.conf", "[crio.runtime]\ncdi_spec_dirs = [\"cdi\"]\n");
+  c = Load();
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("crio.runtime.cdi_spec_dirs"), std::string::npos) << c.status();
+}
+
 TEST_F(ConfigTest, ExplicitMissingConfigFileIsAnError) {
   sources_.config_file_required = true;
   auto c = Load();

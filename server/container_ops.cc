@@ -16,9 +16,11 @@
 #include "lib/common/time_util.h"
 #include "lib/image/manifest.h"
 #include "lib/sys/pidfd.h"
+#include "server/cdi_devices.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/image_lookup.h"
+#include "server/image_volumes.h"
 #include "server/monitor_settings.h"
 #include "server/seccomp_choice.h"
 
@@ -98,6 +100,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   ASSIGN_OR_RETURN(storage::ImageInfo image, LookupImage(*store_, config.image().image()));
   ASSIGN_OR_RETURN(image::ImageConfig image_config, image::ParseImageConfig(image.config));
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(sb.runtime_handler));
+  ASSIGN_OR_RETURN(std::vector<std::string> cdi_names, RequestedCdiDevices(config));
+  ASSIGN_OR_RETURN(cdi::Resolution cdi_devices, cdi_.Resolve(cfg->runtime.cdi_spec_dirs, cdi_names));
 
   auto container = std::make_shared<Container>();
   absl::MutexLock op(&container->op_mu);
@@ -129,6 +133,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   RETURN_IF_ERROR(store_->CreateContainerRootfs(c.id, image.id).status());
   absl::Cleanup remove_rootfs = [&] { (void)store_->RemoveContainerRootfs(c.id); };
   ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id));
+  ASSIGN_OR_RETURN(std::vector<ImageVolumeMount> image_volumes, MountImageVolumes(*store_, c.id, config));
 
   const v1::LinuxContainerSecurityContext& sc = config.linux().security_context();
   std::vector<std::string> caps = host_.capabilities;
@@ -146,6 +151,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   in.host_capabilities = host_.capabilities;
   ASSIGN_OR_RETURN(in.seccomp, ResolveSeccomp(sc, cfg->runtime, caps, host_.seccomp_platform));
   in.cgroup_v2 = host_.cgroup_v2;
+  in.image_volumes = std::move(image_volumes);
+  in.cdi = &cdi_devices;
   SandboxShare& share = in.sandbox;
   share.id = sb.id;
   share.hostname = sb.config.hostname();

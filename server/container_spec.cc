@@ -12,6 +12,7 @@
 #include "lib/common/strings.h"
 #include "lib/oci/capabilities.h"
 #include "lib/oci/default_spec.h"
+#include "server/cdi_devices.h"
 #include "server/user_lookup.h"
 
 namespace cricket::server {
@@ -107,6 +108,29 @@ absl::StatusOr<std::string> PropagationOption(v1::MountPropagation p, std::strin
   }
 }
 
+// An image volume (Mount.image): its prepared mount bind-mounted read-only, nodev and nosuid, whatever
+// `readonly` says (kubelet sets it; the volume is read-only anyway).
+absl::Status AddImageVolumeMount(const ContainerSpecInput& in, const v1::Mount& m,
+                                 std::vector<oci::Mount>& mounts, std::string& rootfs_propagation) {
+  std::string dst = CleanPath(m.container_path());
+  if (m.uidmappings_size() > 0 || m.gidmappings_size() > 0 || m.mount_options_size() > 0) {
+    return absl::UnimplementedError(StrCat("image volume ", m.image().image(), " on ", dst,
+                                           ": uidMappings, gidMappings and mount_options are not supported"));
+  }
+  auto it = std::find_if(in.image_volumes.begin(), in.image_volumes.end(),
+                         [&](const ImageVolumeMount& v) { return v.container_path == dst; });
+  if (it == in.image_volumes.end()) {
+    return absl::InternalError(StrCat("image volume ", m.image().image(), " on ", dst, " was not mounted"));
+  }
+  ASSIGN_OR_RETURN(std::string propagation, PropagationOption(m.propagation(), rootfs_propagation));
+  RemoveMountAt(mounts, dst);
+  oci::Mount bind = BindMount(it->source, dst, /*readonly=*/true, propagation);
+  bind.options.push_back("nosuid");
+  bind.options.push_back("nodev");
+  mounts.push_back(std::move(bind));
+  return absl::OkStatus();
+}
+
 absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<oci::Mount>& mounts,
                           std::string& rootfs_propagation) {
   std::vector<const v1::Mount*> cri;
@@ -121,11 +145,12 @@ absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<oci::Mount>&
     if (m->container_path().empty() || m->container_path().front() != '/') {
       return absl::InvalidArgumentError(StrCat(where, ": container_path must be absolute"));
     }
+    if (IsImageVolume(*m)) {
+      RETURN_IF_ERROR(AddImageVolumeMount(in, *m, mounts, rootfs_propagation));
+      continue;
+    }
     if (m->host_path().empty() || m->host_path().front() != '/') {
       return absl::InvalidArgumentError(StrCat(where, ": host_path must be absolute"));
-    }
-    if (m->has_image() && !m->image().image().empty()) {
-      return absl::UnimplementedError(StrCat(where, ": image volume sources are not supported"));
     }
     if (m->recursive_read_only()) {
       return absl::UnimplementedError(StrCat(where, ": recursive read-only mounts are not supported"));
@@ -466,6 +491,7 @@ absl::StatusOr<oci::Spec> BuildContainerSpec(const ContainerSpecInput& in) {
   for (const v1::Device& d : cfg.devices()) {
     RETURN_IF_ERROR(AddDevice(d.host_path(), d.container_path(), d.permissions(), linux));
   }
+  if (in.cdi != nullptr) RETURN_IF_ERROR(ApplyCdiDevices(*in.cdi, in.cdi_host_devices, spec));
 
   // Masked and read-only paths: kubelet's lists when it sends them (none for privileged containers).
   if (!sc.privileged()) {

@@ -9,10 +9,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/cdi/edits.h"
+#include "lib/cdi/registry.h"
 #include "lib/image/manifest.h"
 #include "lib/oci/spec.h"
 #include "runtime/v1/api.pb.h"
 #include "server/config.h"
+#include "server/image_volumes.h"
 
 namespace cricket::server {
 
@@ -52,6 +55,11 @@ struct ContainerSpecInput {
   bool cgroup_v2 = false;  // the host's cgroup layout is the unified hierarchy
   // The host's /dev (for privileged containers and CRI devices); a test may point it elsewhere.
   std::string host_dev_dir = "/dev";
+  // The image volumes of the CRI mounts, mounted (MountImageVolumes).
+  std::vector<ImageVolumeMount> image_volumes;
+  // The container's CDI devices, resolved (nullptr: none), and how their host nodes are read.
+  const cdi::Resolution* cdi = nullptr;
+  cdi::HostDeviceLookup cdi_host_devices = cdi::StatHostDevice;
 };
 
 absl::StatusOr<oci::Spec> BuildContainerSpec(const ContainerSpecInput& in);

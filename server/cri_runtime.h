@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "cni/manager.h"
 #include "conmon/exit_watcher.h"
+#include "lib/cdi/registry.h"
 #include "lib/common/unique_fd.h"
 #include "lib/oci/hooks_dir.h"
 #include "lib/oci/seccomp_profile.h"
@@ -154,6 +155,7 @@ class CriRuntime {
   oci::HooksDirCache hooks_;    // [crio.runtime] hooks_dir
   friend class StatsCollector;  // stats_ops.cc
   CpuRateTracker cpu_rates_;    // the previous CPU reading of each container and pod
+  cdi::Registry cdi_;           // the CDI spec directories ([crio.runtime] cdi_spec_dirs)
 
   std::optional<conmon::ExitWatcher> exits_;
   UniqueFd stop_event_;  // eventfd: ends the exit loop

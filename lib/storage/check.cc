@@ -107,11 +107,10 @@ absl::Status Store::RepairLayersLocked(CheckReport* report, std::vector<std::str
   ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*db_));
   std::vector<std::string> candidates = report->damaged_layers;
   for (const std::string& image : report->damaged_images) {
-    ASSIGN_OR_RETURN(Statement users, db_->Prepare("SELECT id FROM containers WHERE image_id = ? LIMIT 1"));
-    ASSIGN_OR_RETURN(bool used, users.Bind(1, image).Step());
-    if (used) {
+    ASSIGN_OR_RETURN(std::vector<std::string> users, ImageUsersLocked(image, 1));
+    if (!users.empty()) {
       report->repaired.push_back(
-          StrCat("image ", image, " is damaged but in use by container ", users.Text(0), "; not removed"));
+          StrCat("image ", image, " is damaged but in use by container ", users[0], "; not removed"));
       continue;
     }
     ASSIGN_OR_RETURN(std::optional<ImageInfo> info, LoadImageLocked(image));

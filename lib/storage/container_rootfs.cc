@@ -104,17 +104,7 @@ absl::StatusOr<std::string> Store::MountContainerRootfs(std::string_view id) {
   ASSIGN_OR_RETURN(std::optional<ContainerRootfs> c, LoadContainerLocked(id));
   if (!c) return absl::NotFoundError(StrCat("container rootfs ", id, " not found"));
   if (IsMountPoint(c->merged)) return c->merged;
-  std::vector<std::string> lowers;
-  ASSIGN_OR_RETURN(Statement q,
-                   db_->Prepare("SELECT l.link FROM image_layers il JOIN layers l ON l.chain_id = il.chain_id"
-                                " WHERE il.image_id = ? ORDER BY il.position DESC"));
-  q.Bind(1, c->image_id);
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    lowers.push_back(StrCat("l/", q.Text(0)));
-  }
-  if (lowers.empty()) lowers.push_back("empty");             // an image without layers
+  ASSIGN_OR_RETURN(std::vector<std::string> lowers, ImageLowersLocked(c->image_id));
   if (c->readonly) lowers.push_back(c->dir + "/lower-pad");  // overlay needs two lowers without an upper
   ASSIGN_OR_RETURN(OverlayMountPlan plan, PlanOverlayMount(Path("overlay"), c->merged, lowers, c->upper,
                                                            c->work, options_.mount_options));
@@ -145,6 +135,7 @@ absl::Status Store::RemoveContainerRootfs(std::string_view id) {
     absl::MutexLock l(&mu_);
     std::string dir = ContainerDir(id);
     RETURN_IF_ERROR(UnmountAll(dir + "/merged"));
+    RETURN_IF_ERROR(UnmountImageVolumesAt(dir));
     RETURN_IF_ERROR(MoveToTrash(dir, &trash));
     ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*db_));
     ASSIGN_OR_RETURN(Statement del, db_->Prepare("DELETE FROM containers WHERE id = ?"));
@@ -196,6 +187,7 @@ absl::Status Store::RecoverContainersLocked() {
     std::string dir = ContainerDir(d);
     log::Info(kComponent, "removing unrecorded container rootfs directory", {{"dir", dir}});
     RETURN_IF_ERROR(UnmountAll(dir + "/merged"));
+    RETURN_IF_ERROR(UnmountImageVolumesAt(dir));
     RETURN_IF_ERROR(RemoveAll(dir));
   }
   return absl::OkStatus();

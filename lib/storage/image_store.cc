@@ -303,15 +303,7 @@ absl::StatusOr<RemoveImageResult> Store::RemoveImage(std::string_view name_or_id
       result.removed_name = std::string(name_or_id);
       return result;
     }
-    ASSIGN_OR_RETURN(Statement users,
-                     db_->Prepare("SELECT id FROM containers WHERE image_id = ? ORDER BY id LIMIT 5"));
-    users.Bind(1, result.image_id);
-    std::vector<std::string> containers;
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, users.Step());
-      if (!row) break;
-      containers.push_back(users.Text(0));
-    }
+    ASSIGN_OR_RETURN(std::vector<std::string> containers, ImageUsersLocked(result.image_id, 5));
     if (!containers.empty()) {
       return absl::FailedPreconditionError(
           StrCat("image ", result.image_id, " is in use by container ", Join(containers, ", ")));

@@ -53,7 +53,7 @@ absl::Status MountOverlay(const OverlayMountPlan& plan) {
       result = ErrnoError("chdir", plan.cwd);
       return;
     }
-    unsigned long flags = plan.readonly ? MS_RDONLY : 0;
+    unsigned long flags = (plan.readonly ? MS_RDONLY : 0) | plan.flags;
     if (::mount("overlay", plan.target.c_str(), "overlay", flags, plan.data.c_str()) != 0) {
       result = ErrnoError("mount overlay on", plan.target);
     }

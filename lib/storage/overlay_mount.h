@@ -16,6 +16,7 @@ struct OverlayMountPlan {
   std::string target;
   std::string data;  // the mount option string
   bool readonly = false;
+  unsigned long flags = 0;  // more MS_* flags (MS_NODEV, MS_NOSUID)
 };
 
 // `lowers` top first, relative to `cwd` (or absolute). `upper`/`work` empty for a read-only mount,

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -146,6 +148,80 @@ TEST_F(RootfsTest, HundredTwentyLayersMount) {
   EXPECT_EQ(Content(*merged + "/layers/0"), "0");
   EXPECT_EQ(Content(*merged + "/layers/119"), "119");
   EXPECT_EQ(Content(*merged + "/top"), "from 119");
+}
+
+TEST_F(RootfsTest, ImageVolumeIsReadOnlyAndKeepsItsImage) {
+  ImageInfo base = AddImage({{File("f", "x")}}, {"r/base:1"});
+  ImageInfo vol =
+      AddImage({{Dir("data"), File("data/a", "a1"), File("data/gone", "g"), File("tool", "t", 04755),
+                 Dir("etc"), Symlink("abs", "/data/a"), Symlink("up", "../../../../etc")},
+                {File("data/.wh.gone", "")}},
+               {"r/vol:1"});
+  EXPECT_TRUE(absl::IsNotFound(store_->AddImageVolume("nobody", vol.id).status()));
+  ASSERT_TRUE(store_->CreateContainerRootfs("c1", base.id).ok());
+  EXPECT_TRUE(absl::IsNotFound(store_->AddImageVolume("c1", "sha256:" + std::string(64, 'f')).status()));
+  auto v = store_->AddImageVolume("c1", vol.id);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->index, 0);
+  EXPECT_EQ(v->image_id, vol.id);
+  EXPECT_EQ(Content(v->merged + "/data/a"), "a1");
+  EXPECT_FALSE(PathExists(v->merged + "/data/gone"));
+  EXPECT_EQ(ModeOf(v->merged + "/tool") & 07777, 04755u);
+  int fd = open((v->merged + "/data/new").c_str(), O_CREAT | O_WRONLY, 0644);
+  EXPECT_LT(fd, 0);
+  EXPECT_EQ(errno, EROFS);
+  if (fd >= 0) close(fd);
+  struct statvfs vfs;
+  ASSERT_EQ(statvfs(v->merged.c_str(), &vfs), 0);
+  EXPECT_TRUE(vfs.f_flag & ST_RDONLY);
+  EXPECT_TRUE(vfs.f_flag & ST_NOSUID);
+  EXPECT_TRUE(vfs.f_flag & ST_NODEV);
+  EXPECT_FALSE(vfs.f_flag & ST_NOEXEC);
+  // Sub paths: resolved inside the image, never above it.
+  EXPECT_EQ(*ResolveImageVolumePath(*v, ""), v->merged);
+  EXPECT_EQ(*ResolveImageVolumePath(*v, "data/a"), v->merged + "/data/a");
+  EXPECT_EQ(*ResolveImageVolumePath(*v, "abs"), v->merged + "/data/a");
+  EXPECT_EQ(*ResolveImageVolumePath(*v, "up"), v->merged + "/etc");
+  for (const char* bad : {"../x", "data/../../x", "/data", "data/gone", "nope"}) {
+    auto r = ResolveImageVolumePath(*v, bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << bad << ": " << r.status();
+    EXPECT_NE(std::string(r.status().message()).find(StrCat("\"", bad, "\"")), std::string::npos)
+        << r.status();
+  }
+  // The same image twice, and the rootfs's image as a volume.
+  auto v2 = store_->AddImageVolume("c1", base.id);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->index, 1);
+  EXPECT_EQ(Content(v2->merged + "/f"), "x");
+  auto list = store_->ListImageVolumes("c1");
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].merged, v->merged);
+  // In use: RemoveImage refuses, naming the container.
+  auto removed = store_->RemoveImage(vol.id);
+  ASSERT_TRUE(absl::IsFailedPrecondition(removed.status())) << removed.status();
+  EXPECT_NE(std::string(removed.status().message()).find("c1"), std::string::npos) << removed.status();
+  // A daemon restart keeps the mount and the record.
+  Reopen();
+  EXPECT_TRUE(IsMountPoint(v->merged));
+  EXPECT_TRUE(absl::IsFailedPrecondition(store_->RemoveImage(vol.id).status()));
+  ASSERT_TRUE(store_->RemoveContainerRootfs("c1").ok());
+  EXPECT_FALSE(IsMountPoint(v->merged));
+  EXPECT_FALSE(PathExists(v->merged));
+  EXPECT_TRUE(store_->ListImageVolumes("c1")->empty());
+  auto gone = store_->RemoveImage(vol.id);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_TRUE(gone->image_deleted);
+}
+
+// A crash between mounting an image volume and recording its container: Open unmounts and removes it.
+TEST_F(RootfsTest, UnrecordedImageVolumeIsRemovedOnOpen) {
+  std::string merged = options_.root + "/overlay-containers/crashed/image-volumes/0/merged";
+  ASSERT_TRUE(MkdirAll(merged).ok());
+  ASSERT_EQ(mount("tmpfs", merged.c_str(), "tmpfs", MS_RDONLY, nullptr), 0) << strerror(errno);
+  Reopen();
+  EXPECT_FALSE(IsMountPoint(merged));
+  EXPECT_FALSE(PathExists(options_.root + "/overlay-containers/crashed"));
 }
 
 // A daemon restart: the store is closed and reopened while the rootfs stays mounted.

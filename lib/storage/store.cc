@@ -25,8 +25,9 @@ constexpr std::string_view kComponent = "storage";
 constexpr std::string_view kContentManifest = "content-manifest";
 
 // Schema version 1. Layers are referenced by images through image_layers (every layer of the chain,
-// so a layer's users are the images listing it); containers reference images (RESTRICT: an image
-// with a container cannot be deleted).
+// so a layer's users are the images listing it); containers reference images, for their rootfs and
+// their image volumes (RESTRICT: an image with a container cannot be deleted). image_volumes was added
+// after version 1 without a version change: CREATE TABLE IF NOT EXISTS adds it to older databases.
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS layers(
   chain_id TEXT PRIMARY KEY,
@@ -68,6 +69,12 @@ CREATE TABLE IF NOT EXISTS containers(
   image_id TEXT NOT NULL REFERENCES images(id),
   readonly INTEGER NOT NULL,
   created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS image_volumes(
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  image_id TEXT NOT NULL REFERENCES images(id),
+  PRIMARY KEY(container_id, position));
+CREATE INDEX IF NOT EXISTS image_volumes_by_image ON image_volumes(image_id);
 CREATE VIEW IF NOT EXISTS layer_users AS
   SELECT l.chain_id AS chain_id,
          (SELECT COUNT(*) FROM image_layers il WHERE il.chain_id = l.chain_id) AS images

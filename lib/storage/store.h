@@ -117,6 +117,20 @@ struct ContainerRootfs {
   std::string merged;  // dir/merged: the mount point, the OCI root.path
 };
 
+// An image mounted read-only for a container (a CRI image volume; Kubernetes ImageVolume).
+struct ImageVolume {
+  std::string container_id;
+  int index = 0;  // 0, 1, ... in the order they were added to the container
+  std::string image_id;
+  std::string merged;  // <root>/overlay-containers/<id>/image-volumes/<index>/merged: the mount point
+};
+
+// The host path of `sub_path` inside an image volume ("" for the volume itself). sub_path must be
+// relative without ".." components (InvalidArgument: it would escape the image); symlinks in it are
+// resolved inside the image, as the image's own root would see them (an absolute link target means the
+// image's root). InvalidArgument naming the path when it does not exist in the image.
+absl::StatusOr<std::string> ResolveImageVolumePath(const ImageVolume& volume, std::string_view sub_path);
+
 struct Usage {
   uint64_t bytes = 0;
   uint64_t inodes = 0;
@@ -247,6 +261,16 @@ class Store {
   absl::StatusOr<std::vector<ContainerRootfs>> ListContainerRootfs();
   absl::StatusOr<bool> IsContainerRootfsMounted(std::string_view id);
 
+  // ---- image volumes (image_volume.cc): images mounted read-only for a container
+  // Records image `image_id` (exact id) as used by container `id`, whose rootfs must exist (NotFound
+  // otherwise), then mounts an overlay of the image's layers without an upper layer, read-only, nodev
+  // and nosuid, at ImageVolume::merged. The image cannot be deleted until RemoveContainerRootfs, which
+  // also unmounts the volume and drops the record (so does Open for directories without a record).
+  // The record comes first: a crash leaves a record whose mount, if any, the container's removal
+  // cleans up.
+  absl::StatusOr<ImageVolume> AddImageVolume(std::string_view id, std::string_view image_id);
+  absl::StatusOr<std::vector<ImageVolume>> ListImageVolumes(std::string_view id);
+
   // ---- usage, maintenance
   // Bytes and inodes used by images: the layers (measured when applied), blobs and the database.
   absl::StatusOr<Usage> ImageStoreUsage();
@@ -312,6 +336,14 @@ class Store {
   absl::StatusOr<std::optional<ContainerRootfs>> LoadContainerLocked(std::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecoverContainersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unmounts the image volumes under a container directory (recorded or not).
+  static absl::Status UnmountImageVolumesAt(const std::string& container_dir);
+  // Ids of containers whose rootfs or image volumes use `image_id` (at most `limit`).
+  absl::StatusOr<std::vector<std::string>> ImageUsersLocked(const std::string& image_id, int limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The lower layer links of an image, top first ("l/<link>"), for an overlay mount.
+  absl::StatusOr<std::vector<std::string>> ImageLowersLocked(const std::string& image_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Check (check.cc).
   void CheckLayer(const LayerInfo& layer, const std::string& manifest_digest, CheckReport* report);

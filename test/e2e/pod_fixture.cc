@@ -162,6 +162,7 @@ void PodE2eTest::TearDownTestSuite() {
 }
 
 const std::string& PodE2eTest::busybox_id() { return suite->busybox_id; }
+std::string PodE2eTest::registry_host() { return suite->registry ? suite->registry->host() : ""; }
 
 void PodE2eTest::SetUp() {
   skipped_ = true;

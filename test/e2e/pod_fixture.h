@@ -113,6 +113,7 @@ class PodE2eTest : public ::testing::Test {
   // How many times the bridge plugin ran `command` for a sandbox.
   int CniCalls(const std::string& command, const std::string& sandbox_id) const;
   static const std::string& busybox_id();  // the image id (config digest) hack/test-images reported
+  static std::string registry_host();      // the local registry ("127.0.0.1:PORT"), for cricket-test/*
 
   // ---- what the host still holds
   // Mounts under the daemon's directory (except the namespaces dir's own propagation mount).
