@@ -16,11 +16,13 @@
 #include "lib/common/time_util.h"
 #include "lib/image/manifest.h"
 #include "lib/sys/pidfd.h"
+#include "lib/sys/proc_status.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/image_lookup.h"
 #include "server/monitor_settings.h"
 #include "server/seccomp_choice.h"
+#include "server/user_namespace.h"
 
 namespace cricket::server {
 
@@ -84,7 +86,38 @@ absl::Status CheckConfig(const v1::ContainerConfig& config) {
 
 bool Exited(ContainerRecord* r) { return r->state == ContainerState::kExited; }
 
+// The ids of a process (read from the host) as its container sees them through the pod's maps.
+ContainerRecord::User ContainerIds(const sys::ProcessCredentials& host,
+                                   const std::optional<UserNamespaceMaps>& userns) {
+  ContainerRecord::User u{host.uid, host.gid, host.groups};
+  if (!userns) return u;
+  u.uid = IdInNamespace(userns->uid_map, host.uid);
+  u.gid = IdInNamespace(userns->gid_map, host.gid);
+  for (uint32_t& g : u.groups) g = IdInNamespace(userns->gid_map, g);
+  return u;
+}
+
+// Recursive read-only mounts need mount_setattr(2) (Linux 5.12).
+absl::Status CheckHostCanMount(const v1::ContainerConfig& config, const HostFacts& host) {
+  for (const v1::Mount& m : config.mounts()) {
+    if (m.recursive_read_only() && !host.recursive_read_only.ok()) {
+      return absl::FailedPreconditionError(StrCat("mount on ", m.container_path(),
+                                                  ": recursive read-only mounts are not available on this "
+                                                  "host: ",
+                                                  host.recursive_read_only.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::optional<UserNamespaceMaps> CriRuntime::PodUserns(const std::string& sandbox_id) const {
+  std::shared_ptr<Sandbox> sb = state_.GetSandbox(sandbox_id);
+  if (!sb) return std::nullopt;
+  auto maps = PodUserNamespace(sb->Snapshot().config.linux().security_context().namespace_options());
+  return maps.ok() ? *maps : std::nullopt;
+}
 
 absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandbox_id,
                                                         const v1::ContainerConfig& config) {
@@ -98,6 +131,9 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   ASSIGN_OR_RETURN(storage::ImageInfo image, LookupImage(*store_, config.image().image()));
   ASSIGN_OR_RETURN(image::ImageConfig image_config, image::ParseImageConfig(image.config));
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(sb.runtime_handler));
+  RETURN_IF_ERROR(CheckHostCanMount(config, host_));
+  ASSIGN_OR_RETURN(std::optional<UserNamespaceMaps> userns,
+                   PodUserNamespace(sb.config.linux().security_context().namespace_options()));
 
   auto container = std::make_shared<Container>();
   absl::MutexLock op(&container->op_mu);
@@ -126,9 +162,12 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   RETURN_IF_ERROR(state_.AddContainer(container, c.id, c.name, c.sandbox_id));
   absl::Cleanup unreserve = [&] { state_.RemoveContainer(c.id); };
 
-  RETURN_IF_ERROR(store_->CreateContainerRootfs(c.id, image.id).status());
+  // In a user namespace the image's layers are seen through the pod's maps (idmapped, not chowned).
+  storage::RootfsOptions rootfs_options;
+  if (userns) rootfs_options.idmap = {userns->uid_map, userns->gid_map};
+  RETURN_IF_ERROR(store_->CreateContainerRootfs(c.id, image.id, rootfs_options).status());
   absl::Cleanup remove_rootfs = [&] { (void)store_->RemoveContainerRootfs(c.id); };
-  ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id));
+  ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id, rootfs_options.idmap));
 
   const v1::LinuxContainerSecurityContext& sc = config.linux().security_context();
   std::vector<std::string> caps = host_.capabilities;
@@ -159,6 +198,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   share.shm_path = sb.shm_path;
   share.cgroup_parent = sb.cgroup_parent;
   share.log_directory = log_dir;
+  share.userns_path = sb.userns_path;
+  share.userns = userns;
   if (sc.namespace_options().pid() == v1::TARGET) {
     auto target = state_.FindContainer(sc.namespace_options().target_id());
     if (target.ok()) {
@@ -202,6 +243,13 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   c.monitor_pid = monitor->monitor.pid;
   c.monitor_start_time = monitor->monitor.start_time;
   c.state = ContainerState::kCreated;
+  // What the process really got (it has set its credentials before waiting for start).
+  if (auto creds = sys::ReadProcessCredentials({c.pid, c.start_time}); creds.ok()) {
+    c.user = ContainerIds(*creds, userns);
+  } else {
+    log::Warn("container", "cannot read the credentials of its process",
+              {{"id", c.id}, {"error", creds.status()}});
+  }
   if (absl::Status st = state_.Save(c); !st.ok()) {
     (void)rt->Delete(c.id, /*force=*/true);
     return st;
@@ -366,6 +414,19 @@ void CriRuntime::FillContainerStatus(const ContainerRecord& c, bool verbose, v1:
   *st->mutable_mounts() = c.config.mounts();
   st->set_log_path(c.log_path);
   *st->mutable_resources()->mutable_linux() = c.config.linux().resources();
+  // The ids the process runs with: read from it while it runs, else as recorded when it was created.
+  std::optional<ContainerRecord::User> user = c.user;
+  if (c.state == ContainerState::kRunning || c.state == ContainerState::kCreated) {
+    if (auto creds = sys::ReadProcessCredentials({c.pid, c.start_time}); creds.ok()) {
+      user = ContainerIds(*creds, PodUserns(c.sandbox_id));
+    }
+  }
+  if (user) {
+    v1::LinuxContainerUser* lu = st->mutable_user()->mutable_linux();
+    lu->set_uid(user->uid);
+    lu->set_gid(user->gid);
+    for (uint32_t g : user->groups) lu->add_supplemental_groups(g);
+  }
   if (verbose && info != nullptr) {
     nlohmann::json j = {{"pid", c.pid},
                         {"sandboxID", c.sandbox_id},
