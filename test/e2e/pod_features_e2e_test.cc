@@ -160,6 +160,21 @@ TEST_F(PodFeaturesTest, UserNamespacedPod) {
   std::string log = ReadFile(pod.log_directory() + "/ctr.log").value_or("");
   EXPECT_THAT(log, HasSubstr("logged-from-userns"));
 
+  // After a crash of cricketd the pod keeps its namespace: a new container (read-only rootfs this
+  // time) joins the same one.
+  KillDaemon();
+  StartDaemon();
+  ASSERT_FALSE(HasFatalFailure());
+  v1::ContainerConfig ro = ShellContainer("ro", "exec sleep 1000");
+  Namespaced(ro);
+  ro.mutable_linux()->mutable_security_context()->set_readonly_rootfs(true);
+  std::string ro_id = MustRunContainer(pod_id, pod, ro);
+  ASSERT_FALSE(ro_id.empty());
+  EXPECT_EQ(MustExec(ro_id, "readlink /proc/self/ns/user"), MustExec(id, "readlink /proc/self/ns/user"));
+  EXPECT_EQ(MustExec(ro_id, "id -u; stat -c %u /bin/busybox"), "0\n0\n");
+  ExecOutput ro_write = Exec(ro_id, {"touch", "/new"});
+  EXPECT_THAT(ro_write.err, HasSubstr("Read-only file system"));
+
   ASSERT_TRUE(StopPod(pod_id).ok());
   ASSERT_TRUE(RemovePod(pod_id).ok());
   EXPECT_THAT(AllLeft(), IsEmpty()) << Joined(AllLeft());
@@ -359,7 +374,8 @@ TEST_F(PodFeaturesTest, MountOptionsAndIdmappedVolumeOfAHostNamespacePod) {
   // (The exec itself fails: ExecSync answers with an error rather than an exit code.)
   ExecOutput blocked = Exec(id, {"/noexec/run.sh"});
   EXPECT_FALSE(blocked.status.ok() && blocked.exit_code == 0) << blocked.out;
-  EXPECT_THAT(blocked.status.error_message() + blocked.err, HasSubstr("EACCES")) << blocked.status.error_message();
+  EXPECT_THAT(blocked.status.error_message() + blocked.err, HasSubstr("EACCES"))
+      << blocked.status.error_message();
   EXPECT_THAT(MustExec(id, "grep ' /noexec ' /proc/mounts"), HasSubstr("nosuid"));
   EXPECT_THAT(MustExec(id, "grep ' /noexec ' /proc/mounts"), HasSubstr("noexec"));
   EXPECT_EQ(MustExec(id, "stat -c %u:%g /shifted/host-owned"), "5000:6000\n");
