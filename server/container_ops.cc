@@ -97,6 +97,17 @@ ContainerRecord::User ContainerIds(const sys::ProcessCredentials& host,
   return u;
 }
 
+// What the process of a just-created container really got (it sets its credentials before it waits
+// for start); nullopt, logged, when it cannot be read.
+std::optional<ContainerRecord::User> ReadContainerUser(const ContainerRecord& c,
+                                                       const std::optional<UserNamespaceMaps>& userns) {
+  auto creds = sys::ReadProcessCredentials({c.pid, c.start_time});
+  if (creds.ok()) return ContainerIds(*creds, userns);
+  log::Warn("container", "cannot read the credentials of its process",
+            {{"id", c.id}, {"error", creds.status()}});
+  return std::nullopt;
+}
+
 // Recursive read-only mounts need mount_setattr(2) (Linux 5.12).
 absl::Status CheckHostCanMount(const v1::ContainerConfig& config, const HostFacts& host) {
   for (const v1::Mount& m : config.mounts()) {
@@ -243,13 +254,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   c.monitor_pid = monitor->monitor.pid;
   c.monitor_start_time = monitor->monitor.start_time;
   c.state = ContainerState::kCreated;
-  // What the process really got (it has set its credentials before waiting for start).
-  if (auto creds = sys::ReadProcessCredentials({c.pid, c.start_time}); creds.ok()) {
-    c.user = ContainerIds(*creds, userns);
-  } else {
-    log::Warn("container", "cannot read the credentials of its process",
-              {{"id", c.id}, {"error", creds.status()}});
-  }
+  c.user = ReadContainerUser(c, userns);
   if (absl::Status st = state_.Save(c); !st.ok()) {
     (void)rt->Delete(c.id, /*force=*/true);
     return st;

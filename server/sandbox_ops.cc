@@ -149,6 +149,34 @@ bool WaitGone(int pid, uint64_t start_time, int timeout_ms) {
   return exited.ok() && *exited;
 }
 
+// The pod's namespaces, pinned: network and UTS unless it uses the host's network, IPC unless the
+// host's IPC, and its user namespace when it has one. That one is made together with the others,
+// which it then owns (the pod's root has their capabilities, e.g. to mount sysfs for its network).
+absl::StatusOr<std::vector<sys::PinnedNamespace>> PinPodNamespaces(
+    const std::string& dir, const std::string& id, bool host_net, bool host_ipc,
+    const std::optional<UserNamespaceMaps>& userns) {
+  std::vector<sys::NamespaceType> types;
+  sys::PinOptions options;
+  if (userns) {
+    types.push_back(sys::NamespaceType::kUser);
+    options.uid_map = userns->uid_map;
+    options.gid_map = userns->gid_map;
+  }
+  if (!host_net) types.push_back(sys::NamespaceType::kNet);
+  if (!host_ipc) types.push_back(sys::NamespaceType::kIpc);
+  if (!host_net) types.push_back(sys::NamespaceType::kUts);
+  if (types.empty()) return std::vector<sys::PinnedNamespace>();
+  return sys::PinNamespaces(dir, id, types, options);
+}
+
+// The mount options of the pod's /dev/shm: in a user namespace it belongs to the pod's root.
+std::string ShmOptions(const std::optional<UserNamespaceMaps>& userns) {
+  std::string options = kShmOptions;
+  if (userns)
+    StrAppend(&options, ",uid=", *HostIdOf(userns->uid_map, 0), ",gid=", *HostIdOf(userns->gid_map, 0));
+  return options;
+}
+
 }  // namespace
 
 absl::Status CriRuntime::StartInfra(SandboxRecord& s, const Config& cfg) {
@@ -223,22 +251,8 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   RETURN_IF_ERROR(MkdirAll(s.run_dir, 0700));
   absl::Cleanup remove_run_dir = [&] { (void)RemoveAll(s.run_dir); };
 
-  // A pod's user namespace is made together with its other namespaces, which it then owns (the
-  // pod's root has its capabilities over them, e.g. to mount sysfs for its network namespace).
-  std::vector<sys::NamespaceType> types;
-  sys::PinOptions pin_options;
-  if (userns) {
-    types.push_back(sys::NamespaceType::kUser);
-    pin_options.uid_map = userns->uid_map;
-    pin_options.gid_map = userns->gid_map;
-  }
-  if (!host_net) types.push_back(sys::NamespaceType::kNet);
-  if (!host_ipc) types.push_back(sys::NamespaceType::kIpc);
-  if (!host_net) types.push_back(sys::NamespaceType::kUts);
-  std::vector<sys::PinnedNamespace> pins;
-  if (!types.empty()) {
-    ASSIGN_OR_RETURN(pins, sys::PinNamespaces(cfg->NamespacesDir(), s.id, types, pin_options));
-  }
+  ASSIGN_OR_RETURN(std::vector<sys::PinnedNamespace> pins,
+                   PinPodNamespaces(cfg->NamespacesDir(), s.id, host_net, host_ipc, userns));
   absl::Cleanup unpin = [&] {
     for (const auto& p : pins) (void)sys::UnpinNamespace(p.path);
   };
@@ -263,13 +277,8 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   if (!host_ipc) {
     s.shm_path = JoinPath(s.run_dir, "shm");
     RETURN_IF_ERROR(MkdirAll(s.shm_path, 0755));
-    // In a user namespace /dev/shm belongs to the pod's root.
-    std::string shm_options = kShmOptions;
-    if (userns) {
-      StrAppend(&shm_options, ",uid=", *HostIdOf(userns->uid_map, 0), ",gid=", *HostIdOf(userns->gid_map, 0));
-    }
-    if (::mount("shm", s.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_options.c_str()) !=
-        0) {
+    if (::mount("shm", s.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                ShmOptions(userns).c_str()) != 0) {
       return ErrnoError("mount the pod's /dev/shm on", s.shm_path);
     }
   }
