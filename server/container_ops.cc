@@ -108,14 +108,19 @@ std::optional<ContainerRecord::User> ReadContainerUser(const ContainerRecord& c,
   return std::nullopt;
 }
 
-// Recursive read-only mounts need mount_setattr(2) (Linux 5.12).
+// Recursive read-only mounts need mount_setattr(2) (Linux 5.12), idmapped ones what user namespaces
+// need (the host's probes at start).
 absl::Status CheckHostCanMount(const v1::ContainerConfig& config, const HostFacts& host) {
   for (const v1::Mount& m : config.mounts()) {
-    if (m.recursive_read_only() && !host.recursive_read_only.ok()) {
-      return absl::FailedPreconditionError(StrCat("mount on ", m.container_path(),
-                                                  ": recursive read-only mounts are not available on this "
-                                                  "host: ",
-                                                  host.recursive_read_only.message()));
+    const bool idmapped = m.uidmappings_size() > 0 || m.gidmappings_size() > 0;
+    for (const auto& [wanted, kind, can] :
+         {std::tuple{m.recursive_read_only(), "recursive read-only", &host.recursive_read_only},
+          std::tuple{idmapped, "idmapped", &host.user_namespaces}}) {
+      if (wanted && !can->ok()) {
+        return absl::FailedPreconditionError(
+            StrCat("mount on ", m.container_path(), ": ", kind,
+                   " mounts are not available on this host: ", can->message()));
+      }
     }
   }
   return absl::OkStatus();
