@@ -130,6 +130,9 @@ absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<oci::Mount>&
     if (m->has_image() && !m->image().image().empty()) {
       return absl::UnimplementedError(StrCat(where, ": image volume sources are not supported"));
     }
+    // What it asks beyond source and destination, refused before anything is made for it.
+    oci::Mount features;
+    RETURN_IF_ERROR(ApplyMountFeatures(*m, in.sandbox.userns, where, features));
     std::string source = CleanPath(m->host_path());
     struct stat st;
     if (::stat(source.c_str(), &st) != 0) {
@@ -142,7 +145,9 @@ absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<oci::Mount>&
     }
     ASSIGN_OR_RETURN(std::string propagation, PropagationOption(m->propagation(), rootfs_propagation));
     oci::Mount bind = BindMount(source, CleanPath(m->container_path()), m->readonly(), propagation);
-    RETURN_IF_ERROR(ApplyMountFeatures(*m, in.sandbox.userns, where, bind));
+    bind.options.insert(bind.options.end(), features.options.begin(), features.options.end());
+    bind.uid_mappings = std::move(features.uid_mappings);
+    bind.gid_mappings = std::move(features.gid_mappings);
     RemoveMountAt(mounts, m->container_path());
     mounts.push_back(std::move(bind));
   }

@@ -369,6 +369,10 @@ TEST_F(ContainerSpecTest, RecursiveReadOnlyAndMountOptionsReachTheSpec) {
   EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
   EXPECT_NE(refused.status().message().find("mount " + dir_ + "/vol on /mnt"), std::string::npos)
       << refused.status();
+  // A refused mount whose source is missing is refused before the source is made.
+  m->set_host_path(dir_ + "/missing");
+  EXPECT_TRUE(absl::IsInvalidArgument(BuildContainerSpec(in_).status()));
+  EXPECT_FALSE(PathExists(dir_ + "/missing"));
 }
 
 TEST_F(ContainerSpecTest, PrivilegedGetsHostCapsAndDevicesAndNoMasks) {
