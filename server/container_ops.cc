@@ -16,6 +16,7 @@
 #include "lib/common/time_util.h"
 #include "lib/image/manifest.h"
 #include "lib/sys/pidfd.h"
+#include "lib/sys/proc_status.h"
 #include "server/cdi_devices.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
@@ -23,6 +24,7 @@
 #include "server/image_volumes.h"
 #include "server/monitor_settings.h"
 #include "server/seccomp_choice.h"
+#include "server/user_namespace.h"
 
 namespace cricket::server {
 
@@ -86,7 +88,54 @@ absl::Status CheckConfig(const v1::ContainerConfig& config) {
 
 bool Exited(ContainerRecord* r) { return r->state == ContainerState::kExited; }
 
+// The ids of a process (read from the host) as its container sees them through the pod's maps.
+ContainerRecord::User ContainerIds(const sys::ProcessCredentials& host,
+                                   const std::optional<UserNamespaceMaps>& userns) {
+  ContainerRecord::User u{host.uid, host.gid, host.groups};
+  if (!userns) return u;
+  u.uid = IdInNamespace(userns->uid_map, host.uid);
+  u.gid = IdInNamespace(userns->gid_map, host.gid);
+  for (uint32_t& g : u.groups) g = IdInNamespace(userns->gid_map, g);
+  return u;
+}
+
+// What the process of a just-created container really got (it sets its credentials before it waits
+// for start); nullopt, logged, when it cannot be read.
+std::optional<ContainerRecord::User> ReadContainerUser(const ContainerRecord& c,
+                                                       const std::optional<UserNamespaceMaps>& userns) {
+  auto creds = sys::ReadProcessCredentials({c.pid, c.start_time});
+  if (creds.ok()) return ContainerIds(*creds, userns);
+  log::Warn("container", "cannot read the credentials of its process",
+            {{"id", c.id}, {"error", creds.status()}});
+  return std::nullopt;
+}
+
+// Recursive read-only mounts need mount_setattr(2) (Linux 5.12), idmapped ones what user namespaces
+// need (the host's probes at start).
+absl::Status CheckHostCanMount(const v1::ContainerConfig& config, const HostFacts& host) {
+  for (const v1::Mount& m : config.mounts()) {
+    const bool idmapped = m.uidmappings_size() > 0 || m.gidmappings_size() > 0;
+    for (const auto& [wanted, kind, can] :
+         {std::tuple{m.recursive_read_only(), "recursive read-only", &host.recursive_read_only},
+          std::tuple{idmapped, "idmapped", &host.user_namespaces}}) {
+      if (wanted && !can->ok()) {
+        return absl::FailedPreconditionError(
+            StrCat("mount on ", m.container_path(), ": ", kind,
+                   " mounts are not available on this host: ", can->message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::optional<UserNamespaceMaps> CriRuntime::PodUserns(const std::string& sandbox_id) const {
+  std::shared_ptr<Sandbox> sb = state_.GetSandbox(sandbox_id);
+  if (!sb) return std::nullopt;
+  auto maps = PodUserNamespace(sb->Snapshot().config.linux().security_context().namespace_options());
+  return maps.ok() ? *maps : std::nullopt;
+}
 
 absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandbox_id,
                                                         const v1::ContainerConfig& config) {
@@ -102,6 +151,9 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(sb.runtime_handler));
   ASSIGN_OR_RETURN(std::vector<std::string> cdi_names, RequestedCdiDevices(config));
   ASSIGN_OR_RETURN(cdi::Resolution cdi_devices, cdi_.Resolve(cfg->runtime.cdi_spec_dirs, cdi_names));
+  RETURN_IF_ERROR(CheckHostCanMount(config, host_));
+  ASSIGN_OR_RETURN(std::optional<UserNamespaceMaps> userns,
+                   PodUserNamespace(sb.config.linux().security_context().namespace_options()));
 
   auto container = std::make_shared<Container>();
   absl::MutexLock op(&container->op_mu);
@@ -130,9 +182,12 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   RETURN_IF_ERROR(state_.AddContainer(container, c.id, c.name, c.sandbox_id));
   absl::Cleanup unreserve = [&] { state_.RemoveContainer(c.id); };
 
-  RETURN_IF_ERROR(store_->CreateContainerRootfs(c.id, image.id).status());
+  // In a user namespace the image's layers are seen through the pod's maps (idmapped, not chowned).
+  storage::RootfsOptions rootfs_options;
+  if (userns) rootfs_options.idmap = {userns->uid_map, userns->gid_map};
+  RETURN_IF_ERROR(store_->CreateContainerRootfs(c.id, image.id, rootfs_options).status());
   absl::Cleanup remove_rootfs = [&] { (void)store_->RemoveContainerRootfs(c.id); };
-  ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id));
+  ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id, rootfs_options.idmap));
   ASSIGN_OR_RETURN(std::vector<ImageVolumeMount> image_volumes, MountImageVolumes(*store_, c.id, config));
 
   const v1::LinuxContainerSecurityContext& sc = config.linux().security_context();
@@ -166,6 +221,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   share.shm_path = sb.shm_path;
   share.cgroup_parent = sb.cgroup_parent;
   share.log_directory = log_dir;
+  share.userns_path = sb.userns_path;
+  share.userns = userns;
   if (sc.namespace_options().pid() == v1::TARGET) {
     auto target = state_.FindContainer(sc.namespace_options().target_id());
     if (target.ok()) {
@@ -209,6 +266,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   c.monitor_pid = monitor->monitor.pid;
   c.monitor_start_time = monitor->monitor.start_time;
   c.state = ContainerState::kCreated;
+  c.user = ReadContainerUser(c, userns);
   if (absl::Status st = state_.Save(c); !st.ok()) {
     (void)rt->Delete(c.id, /*force=*/true);
     return st;
@@ -373,6 +431,19 @@ void CriRuntime::FillContainerStatus(const ContainerRecord& c, bool verbose, v1:
   *st->mutable_mounts() = c.config.mounts();
   st->set_log_path(c.log_path);
   *st->mutable_resources()->mutable_linux() = c.config.linux().resources();
+  // The ids the process runs with: read from it while it runs, else as recorded when it was created.
+  std::optional<ContainerRecord::User> user = c.user;
+  if (c.state == ContainerState::kRunning || c.state == ContainerState::kCreated) {
+    if (auto creds = sys::ReadProcessCredentials({c.pid, c.start_time}); creds.ok()) {
+      user = ContainerIds(*creds, PodUserns(c.sandbox_id));
+    }
+  }
+  if (user) {
+    v1::LinuxContainerUser* lu = st->mutable_user()->mutable_linux();
+    lu->set_uid(user->uid);
+    lu->set_gid(user->gid);
+    for (uint32_t g : user->groups) lu->add_supplemental_groups(g);
+  }
   if (verbose && info != nullptr) {
     nlohmann::json j = {{"pid", c.pid},
                         {"sandboxID", c.sandbox_id},

@@ -13,6 +13,7 @@
 #include "lib/oci/capabilities.h"
 #include "lib/oci/default_spec.h"
 #include "server/cdi_devices.h"
+#include "server/cri_mounts.h"
 #include "server/user_lookup.h"
 
 namespace cricket::server {
@@ -85,6 +86,8 @@ void AddSandboxMounts(const ContainerSpecInput& in, bool readonly_rootfs, std::v
   for (const File& f : files) {
     if (f.source.empty() || has_cri_mount(f.destination)) continue;
     mounts.push_back(BindMount(f.source, f.destination, readonly_rootfs));
+    // In the pod's user namespace the files (which cricketd owns) are its root's, through the pod's maps.
+    if (sb.userns) mounts.back().options.push_back("idmap");
   }
   if (!has_cri_mount("/dev/shm")) {
     RemoveMountAt(mounts, "/dev/shm");
@@ -152,15 +155,9 @@ absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<oci::Mount>&
     if (m->host_path().empty() || m->host_path().front() != '/') {
       return absl::InvalidArgumentError(StrCat(where, ": host_path must be absolute"));
     }
-    if (m->recursive_read_only()) {
-      return absl::UnimplementedError(StrCat(where, ": recursive read-only mounts are not supported"));
-    }
-    if (m->uidmappings_size() > 0 || m->gidmappings_size() > 0) {
-      return absl::UnimplementedError(StrCat(where, ": idmapped mounts are not supported"));
-    }
-    if (m->mount_options_size() > 0) {
-      return absl::UnimplementedError(StrCat(where, ": mount_options are not supported"));
-    }
+    // What it asks beyond source and destination, refused before anything is made for it.
+    oci::Mount features;
+    RETURN_IF_ERROR(ApplyMountFeatures(*m, in.sandbox.userns, where, features));
     std::string source = CleanPath(m->host_path());
     struct stat st;
     if (::stat(source.c_str(), &st) != 0) {
@@ -172,8 +169,12 @@ absl::Status AddCriMounts(const ContainerSpecInput& in, std::vector<oci::Mount>&
       RETURN_IF_ERROR(MkdirAll(source, 0755));
     }
     ASSIGN_OR_RETURN(std::string propagation, PropagationOption(m->propagation(), rootfs_propagation));
+    oci::Mount bind = BindMount(source, CleanPath(m->container_path()), m->readonly(), propagation);
+    bind.options.insert(bind.options.end(), features.options.begin(), features.options.end());
+    bind.uid_mappings = std::move(features.uid_mappings);
+    bind.gid_mappings = std::move(features.gid_mappings);
     RemoveMountAt(mounts, m->container_path());
-    mounts.push_back(BindMount(source, CleanPath(m->container_path()), m->readonly(), propagation));
+    mounts.push_back(std::move(bind));
   }
   return absl::OkStatus();
 }
@@ -233,11 +234,10 @@ absl::Status SetResources(const ContainerSpecInput& in, oci::Spec& spec) {
 
 absl::Status SetNamespaces(const ContainerSpecInput& in, oci::Spec& spec) {
   const v1::NamespaceOption& ns = in.config->linux().security_context().namespace_options();
-  if (ns.has_userns_options() && ns.userns_options().mode() != v1::NODE) {
-    return absl::UnimplementedError("user namespaces (userns_options mode POD) are not supported");
-  }
+  RETURN_IF_ERROR(CheckContainerUserNamespace(ns, in.sandbox.userns));
   std::vector<oci::Namespace> out;
   auto add = [&](oci::NamespaceType t, std::string path) { out.push_back({t, std::move(path)}); };
+  if (!in.sandbox.userns_path.empty()) add(oci::NamespaceType::kUser, in.sandbox.userns_path);
   switch (ns.pid()) {
     case v1::POD:
       if (in.sandbox.pidns_path.empty()) return absl::FailedPreconditionError("the pod has no pid namespace");

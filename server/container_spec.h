@@ -16,6 +16,7 @@
 #include "runtime/v1/api.pb.h"
 #include "server/config.h"
 #include "server/image_volumes.h"
+#include "server/user_namespace.h"
 
 namespace cricket::server {
 
@@ -36,6 +37,9 @@ struct SandboxShare {
   std::string shm_path;       // the pod's /dev/shm mount ("" with host IPC: the host's /dev/shm)
   std::string cgroup_parent;  // as the pod config gives it (a cgroupfs path or a systemd slice)
   std::string log_directory;
+  // The pod's user namespace (pinned) and its maps; "" and nullopt for the host's.
+  std::string userns_path;
+  std::optional<UserNamespaceMaps> userns;
 };
 
 struct ContainerSpecInput {

@@ -289,8 +289,90 @@ TEST_F(ContainerSpecTest, NamespaceModes) {
   spec = BuildContainerSpec(in_);
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(spec->linux->FindNamespace(oci::NamespaceType::kPid)->path, "/proc/77/ns/pid");
+  // The pod runs in the host's user namespace: a container cannot ask for the pod's.
   ns->mutable_userns_options()->set_mode(v1::POD);
-  EXPECT_TRUE(absl::IsUnimplemented(BuildContainerSpec(in_).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(BuildContainerSpec(in_).status()));
+  EXPECT_EQ(spec->linux->FindNamespace(oci::NamespaceType::kUser), nullptr);
+}
+
+// A pod with a user namespace: every container joins it; the pod's files are idmapped with it; CRI
+// volumes are idmapped only when they carry mappings (with the pod's own namespace when they are the
+// pod's); a container's own userns_options may only repeat the pod's.
+TEST_F(ContainerSpecTest, UserNamespaceOfThePod) {
+  in_.sandbox.userns_path = "/run/cricket/ns/userns/pod1";
+  in_.sandbox.userns = UserNamespaceMaps{{{0, 1000, 100000}}, {{0, 1000, 100000}}};
+  auto map = [](auto* list, uint32_t host) {
+    v1::IDMapping* m = list->Add();
+    m->set_container_id(0);
+    m->set_host_id(host);
+    m->set_length(100000);
+  };
+  ASSERT_TRUE(MkdirAll(dir_ + "/vol").ok());
+  v1::Mount* same = config_.add_mounts();
+  same->set_host_path(dir_ + "/vol");
+  same->set_container_path("/same");
+  map(same->mutable_uidmappings(), 1000);
+  map(same->mutable_gidmappings(), 1000);
+  v1::Mount* other = config_.add_mounts();
+  other->set_host_path(dir_ + "/vol");
+  other->set_container_path("/other");
+  map(other->mutable_uidmappings(), 7000);
+  map(other->mutable_gidmappings(), 7000);
+  v1::Mount* plain = config_.add_mounts();
+  plain->set_host_path(dir_ + "/vol");
+  plain->set_container_path("/plain");
+  auto spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const oci::Namespace* user = spec->linux->FindNamespace(oci::NamespaceType::kUser);
+  ASSERT_NE(user, nullptr);
+  EXPECT_EQ(user->path, "/run/cricket/ns/userns/pod1");
+  EXPECT_TRUE(spec->linux->uid_mappings.empty()) << "a joined namespace has its maps already";
+  auto has = [](const oci::Mount* m, const char* o) {
+    return m != nullptr && std::find(m->options.begin(), m->options.end(), o) != m->options.end();
+  };
+  EXPECT_TRUE(has(FindMount(*spec, "/etc/hosts"), "idmap"));
+  EXPECT_TRUE(has(FindMount(*spec, "/etc/resolv.conf"), "idmap"));
+  EXPECT_FALSE(has(FindMount(*spec, "/dev/shm"), "idmap")) << "the pod's /dev/shm is its root's already";
+  EXPECT_TRUE(has(FindMount(*spec, "/same"), "idmap"));
+  EXPECT_TRUE(FindMount(*spec, "/same")->uid_mappings.empty());
+  EXPECT_TRUE(has(FindMount(*spec, "/other"), "idmap"));
+  ASSERT_EQ(FindMount(*spec, "/other")->uid_mappings.size(), 1u);
+  EXPECT_EQ(FindMount(*spec, "/other")->uid_mappings[0].host_id, 7000u);
+  EXPECT_FALSE(has(FindMount(*spec, "/plain"), "idmap"));
+
+  auto* ns = config_.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  ns->mutable_userns_options()->set_mode(v1::POD);
+  map(ns->mutable_userns_options()->mutable_uids(), 1000);
+  map(ns->mutable_userns_options()->mutable_gids(), 1000);
+  EXPECT_TRUE(BuildContainerSpec(in_).ok());
+  ns->mutable_userns_options()->mutable_gids(0)->set_host_id(2000);
+  auto differs = BuildContainerSpec(in_);
+  EXPECT_TRUE(absl::IsInvalidArgument(differs.status()));
+  EXPECT_NE(differs.status().message().find("differ from its pod's"), std::string::npos) << differs.status();
+}
+
+TEST_F(ContainerSpecTest, RecursiveReadOnlyAndMountOptionsReachTheSpec) {
+  ASSERT_TRUE(MkdirAll(dir_ + "/vol").ok());
+  v1::Mount* m = config_.add_mounts();
+  m->set_host_path(dir_ + "/vol");
+  m->set_container_path("/mnt");
+  m->set_readonly(true);
+  m->set_recursive_read_only(true);
+  m->add_mount_options("noexec");
+  auto spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const oci::Mount* mnt = FindMount(*spec, "/mnt");
+  ASSERT_NE(mnt, nullptr);
+  EXPECT_EQ(mnt->options, (std::vector<std::string>{"rbind", "rprivate", "ro", "rro", "noexec"}));
+  m->set_propagation(v1::PROPAGATION_BIDIRECTIONAL);
+  auto refused = BuildContainerSpec(in_);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
+  EXPECT_NE(refused.status().message().find("mount " + dir_ + "/vol on /mnt"), std::string::npos)
+      << refused.status();
+  // A refused mount whose source is missing is refused before the source is made.
+  m->set_host_path(dir_ + "/missing");
+  EXPECT_TRUE(absl::IsInvalidArgument(BuildContainerSpec(in_).status()));
+  EXPECT_FALSE(PathExists(dir_ + "/missing"));
 }
 
 TEST_F(ContainerSpecTest, PrivilegedGetsHostCapsAndDevicesAndNoMasks) {

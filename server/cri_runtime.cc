@@ -15,6 +15,8 @@
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
 #include "lib/oci/capabilities.h"
+#include "lib/storage/overlay_mount.h"
+#include "lib/sys/mount_tree.h"
 #include "lib/sys/pidfd.h"
 #include "server/monitor_settings.h"
 
@@ -92,6 +94,14 @@ absl::StatusOr<std::unique_ptr<CriRuntime>> CriRuntime::Open(const ConfigHolder&
   storage::StoreOptions store_options;
   store_options.root = cfg->ImageStoreDir();
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store, storage::Store::Open(store_options));
+  host.user_namespaces = sys::ProbeIdmappedMount(store_options.root);
+  if (host.user_namespaces.ok()) host.user_namespaces = storage::ProbeIdmappedOverlay(store_options.root);
+  host.recursive_read_only = sys::ProbeRecursiveReadOnly(store_options.root);
+  for (const auto& [feature, status] : {std::pair{"user namespaces", &host.user_namespaces},
+                                        std::pair{"recursive read-only mounts", &host.recursive_read_only}}) {
+    if (!status->ok())
+      log::Warn("runtime", "not available on this host", {{"feature", feature}, {"error", *status}});
+  }
 
   std::unique_ptr<CriRuntime> rt(
       new CriRuntime(holder, std::move(helpers), std::move(store), std::move(host)));

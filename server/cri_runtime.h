@@ -28,6 +28,7 @@
 #include "server/config_holder.h"
 #include "server/records.h"
 #include "server/usage_stats.h"
+#include "server/user_namespace.h"
 
 namespace cricket::server {
 
@@ -38,6 +39,10 @@ struct HostFacts {
   std::optional<cgroups::Layout> cgroup_layout;
   bool cgroup_v2 = false;  // pure unified hierarchy
   std::string hostname;
+  // Whether pods can have user namespaces (user namespaces, idmapped mounts on the storage's
+  // filesystem, overlays on idmapped layers) and mounts be made recursively read-only: OK, or why not.
+  absl::Status user_namespaces = absl::UnknownError("not probed");
+  absl::Status recursive_read_only = absl::UnknownError("not probed");
 };
 
 // Where cricketd's helper programs are.
@@ -143,6 +148,8 @@ class CriRuntime {
   absl::Status RemoveContainerLocked(Container& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.op_mu);
   void FillContainerStatus(const ContainerRecord& c, bool verbose, ::runtime::v1::ContainerStatus* st,
                            std::map<std::string, std::string>* info);
+  // The user namespace maps of a pod (nullopt: the host's namespace, or no such pod).
+  std::optional<UserNamespaceMaps> PodUserns(const std::string& sandbox_id) const;
 
   const ConfigHolder& config_;
   const HelperPaths helpers_;

@@ -73,6 +73,7 @@ std::string SandboxToJson(const SandboxRecord& s) {
             {"netns_path", s.netns_path},
             {"ipcns_path", s.ipcns_path},
             {"utsns_path", s.utsns_path},
+            {"userns_path", s.userns_path},
             {"run_dir", s.run_dir},
             {"shm_path", s.shm_path},
             {"hostname_path", s.hostname_path},
@@ -102,6 +103,7 @@ absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text, const std
   RETURN_IF_ERROR(Get(j, "netns_path", s.netns_path, what));
   RETURN_IF_ERROR(Get(j, "ipcns_path", s.ipcns_path, what));
   RETURN_IF_ERROR(Get(j, "utsns_path", s.utsns_path, what));
+  RETURN_IF_ERROR(Get(j, "userns_path", s.userns_path, what));
   RETURN_IF_ERROR(Get(j, "run_dir", s.run_dir, what));
   RETURN_IF_ERROR(Get(j, "shm_path", s.shm_path, what));
   RETURN_IF_ERROR(Get(j, "hostname_path", s.hostname_path, what));
@@ -143,6 +145,7 @@ std::string ContainerToJson(const ContainerRecord& c) {
             {"monitor_start_time", c.monitor_start_time},
             {"attach_socket", c.attach_socket},
             {"control_socket", c.control_socket}};
+  if (c.user) j["user"] = {{"uid", c.user->uid}, {"gid", c.user->gid}, {"groups", c.user->groups}};
   return j.dump();
 }
 
@@ -178,6 +181,14 @@ absl::StatusOr<ContainerRecord> ContainerFromJson(const std::string& text, const
   RETURN_IF_ERROR(Get(j, "monitor_start_time", c.monitor_start_time, what));
   RETURN_IF_ERROR(Get(j, "attach_socket", c.attach_socket, what));
   RETURN_IF_ERROR(Get(j, "control_socket", c.control_socket, what));
+  if (auto it = j.find("user"); it != j.end()) {
+    ContainerRecord::User u;
+    if (!it->is_object()) return absl::DataLossError(StrCat(what, ": field user is not an object"));
+    RETURN_IF_ERROR(Get(*it, "uid", u.uid, what));
+    RETURN_IF_ERROR(Get(*it, "gid", u.gid, what));
+    RETURN_IF_ERROR(Get(*it, "groups", u.groups, what));
+    c.user = std::move(u);
+  }
   if (c.id.empty()) return absl::DataLossError(StrCat(what, ": record without id"));
   return c;
 }

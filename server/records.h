@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct SandboxRecord {
   std::string netns_path;
   std::string ipcns_path;
   std::string utsns_path;
+  std::string userns_path;  // "" when the pod runs in the host's user namespace
   // The pod's files and /dev/shm.
   std::string run_dir;  // <runroot>/pods/<id>
   std::string shm_path;
@@ -71,6 +73,16 @@ struct ContainerRecord {
   uint64_t monitor_start_time = 0;
   std::string attach_socket;
   std::string control_socket;
+  // The ids the container's process got, as the container sees them: read from the process once it was
+  // created (its credentials are set before it waits for start). ContainerStatus.user of a container
+  // whose process is gone.
+  struct User {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    std::vector<uint32_t> groups;
+    bool operator==(const User&) const = default;
+  };
+  std::optional<User> user;
 };
 
 // Serialization, for the on-disk record and for verbose status info.

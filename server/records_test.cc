@@ -31,6 +31,7 @@ TEST_F(RecordsTest, RecordsRoundTripThroughDisk) {
     s->record.config.mutable_metadata()->set_name("pod");
     s->record.ips = {"10.88.0.2"};
     s->record.network_attached = true;
+    s->record.userns_path = "/run/cricket/ns/userns/aaaa1111";
     ASSERT_TRUE(store.Save(s->record).ok());
   }
   ASSERT_TRUE(store.AddSandbox(s, "aaaa1111", "pod_ns_uid_0").ok());
@@ -44,6 +45,7 @@ TEST_F(RecordsTest, RecordsRoundTripThroughDisk) {
     c->record.exit_code = 137;
     c->record.reason = "OOMKilled";
     c->record.config.add_command("/bin/sh");
+    c->record.user = ContainerRecord::User{1000, 1000, {1000, 1234, 50000}};
     ASSERT_TRUE(store.Save(c->record).ok());
   }
   ASSERT_TRUE(store.AddContainer(c, "bbbb2222", "ctr_pod_0", "aaaa1111").ok());
@@ -60,6 +62,7 @@ TEST_F(RecordsTest, RecordsRoundTripThroughDisk) {
     EXPECT_EQ(rs->record.state, SandboxState::kReady);
     EXPECT_EQ(rs->record.ips, std::vector<std::string>{"10.88.0.2"});
     EXPECT_TRUE(rs->record.network_attached);
+    EXPECT_EQ(rs->record.userns_path, "/run/cricket/ns/userns/aaaa1111");
   }
   auto rc = reloaded.GetContainer("bbbb2222");
   ASSERT_NE(rc, nullptr);
@@ -68,6 +71,8 @@ TEST_F(RecordsTest, RecordsRoundTripThroughDisk) {
     EXPECT_EQ(rc->record.exit_code, 137);
     EXPECT_EQ(rc->record.reason, "OOMKilled");
     EXPECT_EQ(rc->record.config.command(0), "/bin/sh");
+    ASSERT_TRUE(rc->record.user.has_value());
+    EXPECT_EQ(*rc->record.user, (ContainerRecord::User{1000, 1000, {1000, 1234, 50000}}));
   }
   EXPECT_EQ(reloaded.ContainersOf("aaaa1111").size(), 1u);
 }

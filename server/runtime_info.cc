@@ -2,9 +2,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cni/network_config.h"
+#include "lib/common/path_util.h"
 #include "lib/common/strings.h"
 #include "server/build_info.h"
 #include "server/config.h"
+#include "server/cri_runtime.h"
 #include "server/runtime_service.h"
 
 namespace cricket::server {
@@ -37,22 +39,34 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
     network_ready->set_message(StrCat("Network plugin returns error: ", network.message()));
   }
 
+  // Every handler is the embedded runtime: what the host can do, each can.
+  const HostFacts& host = runtime_.host();
+  auto features = [&](v1::RuntimeHandler* h) {
+    h->mutable_features()->set_recursive_read_only_mounts(host.recursive_read_only.ok());
+    h->mutable_features()->set_user_namespaces(host.user_namespaces.ok());
+  };
   for (const auto& [name, handler] : config->runtimes) {
     v1::RuntimeHandler* h = resp->add_runtime_handlers();
     h->set_name(name);
-    h->mutable_features()->set_recursive_read_only_mounts(false);
-    h->mutable_features()->set_user_namespaces(false);
+    features(h);
   }
   if (config->runtimes.contains(config->runtime.default_runtime)) {
     // The empty name is the default handler, as kubelet sends it for pods without a RuntimeClass.
-    v1::RuntimeHandler* h = resp->add_runtime_handlers();
-    h->mutable_features()->set_recursive_read_only_mounts(false);
-    h->mutable_features()->set_user_namespaces(false);
+    features(resp->add_runtime_handlers());
   }
+  resp->mutable_features()->set_supplemental_groups_policy(true);
+  resp->mutable_features()->set_mount_options(true);
+  // user_namespaces_host_network stays false: a pod's user namespace owns its network namespace.
 
   if (req->verbose()) {
     auto& info = *resp->mutable_info();
-    info["config"] = FormatConfigJson(*config);
+    // "stateDir": where container root filesystems are made, on the filesystem their idmapped layers
+    // come from (critest probes idmapped mounts in its parent directory, as it does containerd's).
+    nlohmann::json cfg =
+        nlohmann::json::parse(FormatConfigJson(*config), nullptr, /*allow_exceptions=*/false);
+    if (cfg.is_discarded()) cfg = nlohmann::json::object();
+    cfg["stateDir"] = JoinPath(config->ImageStoreDir(), "overlay-containers");
+    info["config"] = cfg.dump();
     nlohmann::json cni = {{"ready", network.ok()}};
     if (auto current = runtime_.cni().CurrentNetwork(); current.ok()) {
       cni["network"] = (*current)->name;

@@ -20,6 +20,7 @@
 #include "server/cri_runtime.h"
 #include "server/monitor_settings.h"
 #include "server/pod_files.h"
+#include "server/user_namespace.h"
 
 namespace cricket::server {
 
@@ -49,10 +50,7 @@ absl::Status ValidateSandboxConfig(const v1::PodSandboxConfig& c) {
   }
   if (m.uid().empty()) return absl::InvalidArgumentError("pod sandbox config: metadata.uid is required");
   if (!c.hostname().empty()) RETURN_IF_ERROR(ValidateHostname(c.hostname()));
-  if (c.linux().security_context().namespace_options().has_userns_options() &&
-      c.linux().security_context().namespace_options().userns_options().mode() != v1::NODE) {
-    return absl::UnimplementedError("user namespaces (userns_options mode POD) are not supported");
-  }
+  RETURN_IF_ERROR(PodUserNamespace(c.linux().security_context().namespace_options()).status());
   for (const v1::PortMapping& p : c.port_mappings()) {
     if (p.container_port() <= 0 || p.container_port() > 65535 || p.host_port() < 0 || p.host_port() > 65535) {
       return absl::InvalidArgumentError(
@@ -103,6 +101,7 @@ absl::StatusOr<oci::Spec> BuildInfraSpec(const SandboxRecord& s, const Config& c
   p.oom_score_adj = -998;
   oci::Linux& l = *spec.linux;
   std::vector<oci::Namespace> ns;
+  if (!s.userns_path.empty()) ns.push_back({oci::NamespaceType::kUser, s.userns_path});
   if (!HostPid(c)) ns.push_back({oci::NamespaceType::kPid, ""});
   if (!s.netns_path.empty()) ns.push_back({oci::NamespaceType::kNetwork, s.netns_path});
   if (!s.ipcns_path.empty()) ns.push_back({oci::NamespaceType::kIpc, s.ipcns_path});
@@ -148,6 +147,34 @@ bool WaitGone(int pid, uint64_t start_time, int timeout_ms) {
   if (!fd.ok()) return true;
   auto exited = fd->WaitExited(timeout_ms);
   return exited.ok() && *exited;
+}
+
+// The pod's namespaces, pinned: network and UTS unless it uses the host's network, IPC unless the
+// host's IPC, and its user namespace when it has one. That one is made together with the others,
+// which it then owns (the pod's root has their capabilities, e.g. to mount sysfs for its network).
+absl::StatusOr<std::vector<sys::PinnedNamespace>> PinPodNamespaces(
+    const std::string& dir, const std::string& id, bool host_net, bool host_ipc,
+    const std::optional<UserNamespaceMaps>& userns) {
+  std::vector<sys::NamespaceType> types;
+  sys::PinOptions options;
+  if (userns) {
+    types.push_back(sys::NamespaceType::kUser);
+    options.uid_map = userns->uid_map;
+    options.gid_map = userns->gid_map;
+  }
+  if (!host_net) types.push_back(sys::NamespaceType::kNet);
+  if (!host_ipc) types.push_back(sys::NamespaceType::kIpc);
+  if (!host_net) types.push_back(sys::NamespaceType::kUts);
+  if (types.empty()) return std::vector<sys::PinnedNamespace>();
+  return sys::PinNamespaces(dir, id, types, options);
+}
+
+// The mount options of the pod's /dev/shm: in a user namespace it belongs to the pod's root.
+std::string ShmOptions(const std::optional<UserNamespaceMaps>& userns) {
+  std::string options = kShmOptions;
+  if (userns)
+    StrAppend(&options, ",uid=", *HostIdOf(userns->uid_map, 0), ",gid=", *HostIdOf(userns->gid_map, 0));
+  return options;
 }
 
 }  // namespace
@@ -201,6 +228,12 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   RETURN_IF_ERROR(ValidateSysctls(sysctls, host_ipc, host_net));
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(handler));
   (void)rt;
+  ASSIGN_OR_RETURN(std::optional<UserNamespaceMaps> userns,
+                   PodUserNamespace(config.linux().security_context().namespace_options()));
+  if (userns && !host_.user_namespaces.ok()) {
+    return absl::FailedPreconditionError(
+        StrCat("user namespaces are not available on this host: ", host_.user_namespaces.message()));
+  }
 
   auto sandbox = std::make_shared<Sandbox>();
   absl::MutexLock op(&sandbox->op_mu);
@@ -218,14 +251,8 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   RETURN_IF_ERROR(MkdirAll(s.run_dir, 0700));
   absl::Cleanup remove_run_dir = [&] { (void)RemoveAll(s.run_dir); };
 
-  std::vector<sys::NamespaceType> types;
-  if (!host_net) types.push_back(sys::NamespaceType::kNet);
-  if (!host_ipc) types.push_back(sys::NamespaceType::kIpc);
-  if (!host_net) types.push_back(sys::NamespaceType::kUts);
-  std::vector<sys::PinnedNamespace> pins;
-  if (!types.empty()) {
-    ASSIGN_OR_RETURN(pins, sys::PinNamespaces(cfg->NamespacesDir(), s.id, types));
-  }
+  ASSIGN_OR_RETURN(std::vector<sys::PinnedNamespace> pins,
+                   PinPodNamespaces(cfg->NamespacesDir(), s.id, host_net, host_ipc, userns));
   absl::Cleanup unpin = [&] {
     for (const auto& p : pins) (void)sys::UnpinNamespace(p.path);
   };
@@ -233,6 +260,7 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
     if (p.type == sys::NamespaceType::kNet) s.netns_path = p.path;
     if (p.type == sys::NamespaceType::kIpc) s.ipcns_path = p.path;
     if (p.type == sys::NamespaceType::kUts) s.utsns_path = p.path;
+    if (p.type == sys::NamespaceType::kUser) s.userns_path = p.path;
   }
 
   // Files shared by the pod's containers.
@@ -249,7 +277,8 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   if (!host_ipc) {
     s.shm_path = JoinPath(s.run_dir, "shm");
     RETURN_IF_ERROR(MkdirAll(s.shm_path, 0755));
-    if (::mount("shm", s.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kShmOptions) != 0) {
+    if (::mount("shm", s.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                ShmOptions(userns).c_str()) != 0) {
       return ErrnoError("mount the pod's /dev/shm on", s.shm_path);
     }
   }
@@ -314,7 +343,8 @@ absl::Status CriRuntime::StopSandboxLocked(Sandbox& sandbox) {
     RETURN_IF_ERROR(cni_->Teardown(PodNetworkOf(s)));
     RETURN_IF_ERROR(update([](SandboxRecord& r) { r.network_attached = false; }));
   }
-  for (const std::string& path : {s.netns_path, s.ipcns_path, s.utsns_path}) {
+  // The user namespace last: it owns the others.
+  for (const std::string& path : {s.netns_path, s.ipcns_path, s.utsns_path, s.userns_path}) {
     if (!path.empty()) RETURN_IF_ERROR(sys::UnpinNamespace(path));
   }
   if (!s.shm_path.empty() && ::umount2(s.shm_path.c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
@@ -389,9 +419,13 @@ absl::Status CriRuntime::PodSandboxStatus(const std::string& id, bool verbose,
   *st->mutable_annotations() = s.config.annotations();
   st->set_runtime_handler(s.runtime_handler);
   if (verbose) {
-    nlohmann::json info = {
-        {"pid", s.infra_pid},  {"monitorPid", s.monitor_pid},     {"netns", s.netns_path},
-        {"runDir", s.run_dir}, {"cgroupParent", s.cgroup_parent}, {"runtimeHandler", s.runtime_handler}};
+    nlohmann::json info = {{"pid", s.infra_pid},
+                           {"monitorPid", s.monitor_pid},
+                           {"netns", s.netns_path},
+                           {"userns", s.userns_path},
+                           {"runDir", s.run_dir},
+                           {"cgroupParent", s.cgroup_parent},
+                           {"runtimeHandler", s.runtime_handler}};
     (*resp->mutable_info())["info"] = info.dump();
   }
   return absl::OkStatus();

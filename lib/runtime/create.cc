@@ -15,12 +15,15 @@
 #include "lib/runtime/container_ops.h"
 #include "lib/runtime/container_store.h"
 #include "lib/runtime/hooks.h"
+#include "lib/runtime/init_child.h"
 #include "lib/runtime/plan_builder.h"
 #include "lib/runtime/process_limits.h"
 #include "lib/runtime/runtime.h"
 #include "lib/runtime/seccomp.h"
 #include "lib/runtime/spawn.h"
 #include "lib/sys/clone.h"
+#include "lib/sys/mount_tree.h"
+#include "lib/sys/sys.h"
 
 namespace cricket::runtime {
 namespace {
@@ -45,7 +48,10 @@ absl::StatusOr<oci::Spec> LoadCreateSpec(const CreateOptions& o, std::string* bu
   return spec;
 }
 
-// Opens the namespaces to join and the user namespaces of idmapped mounts; `owned` keeps the fds.
+// Opens the namespaces to join and the user namespaces of idmapped mounts, and makes the detached
+// trees the init attaches: those of idmapped mounts (only the initial user namespace may idmap the
+// host's filesystems) and, for an init in a user namespace, every bind mount and the rootfs (the init
+// may not be allowed to traverse their paths). `owned` keeps the fds; closing them unmounts the trees.
 absl::Status OpenPlanFds(InitPlan* plan, std::vector<UniqueFd>* owned) {
   for (NamespaceJoin& j : plan->ns.joins) {
     UniqueFd fd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -53,11 +59,33 @@ absl::Status OpenPlanFds(InitPlan* plan, std::vector<UniqueFd>* owned) {
     j.fd = fd.get();
     owned->push_back(std::move(fd));
   }
-  for (size_t i = 0; i < plan->rootfs.idmaps.size(); ++i) {
-    const auto& req = plan->rootfs.idmaps[i];
-    ASSIGN_OR_RETURN(UniqueFd fd, sys::MakeUserNamespace(req.uid_map, req.gid_map));
-    plan->rootfs.idmap_userns_fds[i] = fd.get();
+  RootfsPlan& rootfs = plan->rootfs;
+  for (size_t i = 0; i < rootfs.idmaps.size(); ++i) {
+    const auto& req = rootfs.idmaps[i];
+    UniqueFd fd;
+    if (!req.userns_path.empty()) {
+      fd.reset(::open(req.userns_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return ErrnoError("open user namespace", req.userns_path);
+    } else {
+      ASSIGN_OR_RETURN(fd, sys::MakeUserNamespace(req.uid_map, req.gid_map));
+    }
+    rootfs.idmap_userns_fds[i] = fd.get();
     owned->push_back(std::move(fd));
+  }
+  const bool in_user_ns = plan->ns.in_user_ns() && !plan->ns.shares_host_mount_ns;
+  for (MountStep& s : rootfs.steps) {
+    if (s.kind != MountStep::Kind::kBind || (!in_user_ns && s.idmap_index < 0)) continue;
+    const char* what = "";
+    const char* object = "";
+    int tree = MakeBindTree(s, rootfs, sys::LinuxSys(), &what, &object);
+    if (tree < 0) return ErrnoError(-tree, what, object);
+    s.tree_fd = tree;
+    owned->emplace_back(tree);
+  }
+  if (in_user_ns) {
+    ASSIGN_OR_RETURN(UniqueFd root, sys::CloneMountTree(AT_FDCWD, rootfs.rootfs, true));
+    rootfs.root_tree_fd = root.get();
+    owned->push_back(std::move(root));
   }
   return absl::OkStatus();
 }

@@ -47,8 +47,8 @@ void ReportOnConn(int conn, int err, const char* what, const char* object) {
 
 int BecomeRootInUserNs(const InitPlan& plan, sys::Sys& sys, int sync_fd) {
   int r;
-  // Until now the process runs with the host's ids, unmapped in the new namespace: files it created
-  // would fail with EOVERFLOW. Root of the namespace keeps its capabilities.
+  // Until now the process runs with the host's ids, unmapped in the new (or joined) namespace: files it
+  // created would fail with EOVERFLOW. Root of the namespace keeps its capabilities.
   if ((r = sys.Setresgid(0, 0, 0)) < 0) return FailR(sync_fd, r, "setresgid to root of the user namespace");
   if ((r = sys.Setresuid(0, 0, 0)) < 0) return FailR(sync_fd, r, "setresuid to root of the user namespace");
   if (plan.process.set_groups && (r = sys.Setgroups(0, nullptr)) < 0) {
@@ -67,7 +67,7 @@ int RunInit(const InitPlan& plan, sys::Sys& sys, int sync_fd, int start_listen_f
   sys.Umask(0);
   int r = SyncWaitContinue(sync_fd);
   if (r < 0) return kChildSetupFailed;
-  if (plan.ns.new_user_ns && BecomeRootInUserNs(plan, sys, sync_fd) < 0) return kChildSetupFailed;
+  if (plan.ns.in_user_ns() && BecomeRootInUserNs(plan, sys, sync_fd) < 0) return kChildSetupFailed;
   // Where to wait for kJoined (see the header).
   const bool join_first = plan.ns.new_cgroup_ns;
   const bool join_before_hooks = !join_first && plan.hook_point;

@@ -55,6 +55,11 @@ int RunExecProcess(const ExecPlan& plan, sys::Sys& sys, int sync_fd);
 // Runs the rootfs steps up to and including pivot_root (and the hook point when plan.hook_point, before
 // which it waits for kJoined when `wait_joined`).
 int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, bool wait_joined = false);
+// The detached tree of a kBind step with its attributes, idmap and propagation applied: a tree fd, or
+// -errno with *what and *object naming the failed step. Child-safe; the runtime also calls it before
+// cloning to make the trees of a container in a user namespace (MountStep::tree_fd).
+int MakeBindTree(const MountStep& s, const RootfsPlan& plan, sys::Sys& sys, const char** what,
+                 const char** object);
 // Runs the post-pivot steps; `console_slave` receives the pty slave when plan.rootfs.console.
 int FinishRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, int* console_slave);
 // stdio, terminal, fds, LSM labels, umask, seccomp (without no_new_privileges), credentials,

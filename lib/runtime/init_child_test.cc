@@ -96,6 +96,51 @@ TEST_F(InitChildTest, RootfsSequence) {
   EXPECT_EQ(c[pivot + 2], "chdir(\"/\")");
 }
 
+// A bind mount whose tree the runtime made before cloning (idmapped, or in a user namespace) is only
+// attached by the init: no second open_tree of its source, no attribute change.
+TEST_F(InitChildTest, BindTreeMadeByTheRuntimeIsOnlyAttached) {
+  fs_.AddPath("/host/data");
+  spec_.mounts.push_back({"/data", "bind", "/host/data", {"rbind", "ro", "rprivate"}, {}, {}});
+  InitPlan plan = Plan();
+  MountStep* data = nullptr;
+  for (MountStep& s : plan.rootfs.steps) {
+    if (s.target == "/data") data = &s;
+  }
+  ASSERT_NE(data, nullptr);
+  const char* what = nullptr;
+  const char* object = nullptr;
+  int tree = MakeBindTree(*data, plan.rootfs, fs_, &what, &object);
+  ASSERT_GE(tree, 0) << (what ? what : "");
+  data->tree_fd = tree;
+  size_t before = fs_.CallsMatching("/host/data").size();
+  EXPECT_EQ(before, 3u) << fs_.Dump();  // open_tree, read-only, propagation
+  ASSERT_EQ(SetupRootfs(plan, fs_, child_.get()), 0) << fs_.Dump() << Join(Messages(), "\n");
+  EXPECT_EQ(fs_.CallsMatching("open_tree(AT_FDCWD, \"/host/data\"").size(), 1u) << fs_.Dump();
+  EXPECT_GE(fs_.IndexOf("move_mount(<tree:/host/data>\"\" -> </b/rootfs/data>"), 0) << fs_.Dump();
+  // A failure while the runtime makes the tree names the step and the source.
+  fs_.FailOn("open_tree(AT_FDCWD, \"/host/data\"", EACCES);
+  EXPECT_EQ(MakeBindTree(*data, plan.rootfs, fs_, &what, &object), -EACCES);
+  EXPECT_STREQ(what, "bind mount source");
+  EXPECT_STREQ(object, "/host/data");
+}
+
+// In a user namespace the rootfs comes as the runtime's detached tree: attached over "/" and pivoted
+// into through its descriptor, its path never looked up by the init.
+TEST_F(InitChildTest, UserNamespaceRootfsTreeIsAttachedOverRootAndPivotedInto) {
+  InitPlan plan = Plan();
+  // (The fake names a tree fd "tree:<path>" and resolves nothing under it: an O_PATH fd stands in.)
+  plan.rootfs.root_tree_fd = fs_.Openat(AT_FDCWD, "/b/rootfs", O_PATH | O_DIRECTORY, 0);
+  ASSERT_GE(plan.rootfs.root_tree_fd, 0);
+  ASSERT_EQ(SetupRootfs(plan, fs_, child_.get()), 0) << fs_.Dump() << Join(Messages(), "\n");
+  const auto& c = fs_.calls();
+  EXPECT_EQ(c[1], "mount(NULL, \"/\", NULL, MS_REC|MS_SLAVE, NULL)");
+  EXPECT_EQ(c[2], "move_mount(</b/rootfs>\"\" -> AT_FDCWD\"/\")") << fs_.Dump();
+  EXPECT_EQ(fs_.IndexOf("mount(\"/b/rootfs\", \"/b/rootfs\""), -1) << fs_.Dump();
+  int pivot = fs_.IndexOf("pivot_root(\".\", \".\")");
+  ASSERT_GT(pivot, 2);
+  EXPECT_EQ(c[pivot - 1], "fchdir(</b/rootfs>)");
+}
+
 TEST_F(InitChildTest, FinishRootfsMasksAndMakesReadonly) {
   InitPlan plan = Plan();
   fs_.AddPath("/proc/kcore", S_IFREG);

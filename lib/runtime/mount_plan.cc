@@ -1,5 +1,6 @@
 // The rootfs plan: root, mounts (config.md "Mounts"), devices and /dev (config-linux.md "Devices",
 // "Default Devices", "Default Filesystems"), masked and read-only paths, sysctls, hostname.
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -251,14 +252,20 @@ absl::Status AddMount(const oci::Mount& m, const NamespacePlan& ns, const PlanCo
     s.rattr_set = o.rattr_set;
     s.rattr_clr = o.rattr_clr;
     if (o.idmap || o.ridmap) {
-      if (m.uid_mappings.empty() && !ns.new_user_ns) {
+      if (m.uid_mappings.empty() && !ns.in_user_ns()) {
         return absl::InvalidArgumentError(
-            StrCat("idmapped mount on ", dest, " needs uidMappings/gidMappings or a new user namespace"));
+            StrCat("idmapped mount on ", dest, " needs uidMappings/gidMappings or a user namespace"));
       }
       RootfsPlan::IdmapRequest req;
-      // Without mappings of its own the mount is idmapped like the container's user namespace.
+      // Without mappings of its own the mount is idmapped like the container's user namespace: a new
+      // one's maps, or the joined namespace itself.
       req.uid_map = Mappings(m.uid_mappings, ns.uid_map);
       req.gid_map = Mappings(m.gid_mappings, ns.gid_map);
+      if (m.uid_mappings.empty() && ns.joins_user_ns) {
+        for (const NamespaceJoin& j : ns.joins) {
+          if (j.nstype == CLONE_NEWUSER) req.userns_path = j.path;
+        }
+      }
       s.idmap_index = static_cast<int>(plan->idmaps.size());
       s.idmap_recursive = o.ridmap;
       plan->idmaps.push_back(std::move(req));
@@ -309,7 +316,7 @@ void AddDevices(const oci::Spec& spec, const NamespacePlan& ns, const PlanContex
     s.gid = d.gid.value_or(0);
     const auto& hd = ctx.host.host_devices;
     if (std::find(hd.begin(), hd.end(), s.target) != hd.end()) s.source = s.target;
-    s.bind_device = ns.new_user_ns && !s.source.empty();
+    s.bind_device = ns.in_user_ns() && !s.source.empty();
     plan->steps.push_back(std::move(s));
   }
   std::vector<std::pair<std::string, std::string>> links = {{"/proc/self/fd", "/dev/fd"},

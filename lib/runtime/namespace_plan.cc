@@ -65,6 +65,7 @@ absl::StatusOr<NamespacePlan> BuildNamespacePlan(const oci::Spec& spec) {
     }
     has_time_new |= ns.type == oci::NamespaceType::kTime;
   }
+  plan.joins_user_ns = !user_join.empty();
   for (auto& j : user_join) plan.joins.push_back(std::move(j));
   plan.shares_host_mount_ns = !has_mount;
   plan.new_user_ns = has_user;

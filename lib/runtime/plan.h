@@ -42,6 +42,8 @@ struct NamespacePlan {
   bool two_stage = false;
   // A new user namespace: the parent writes the maps before the init continues.
   bool new_user_ns = false;
+  // A user namespace joined by path (a pod's): its maps are already written.
+  bool joins_user_ns = false;
   std::vector<sys::UidGidMapping> uid_map;
   std::vector<sys::UidGidMapping> gid_map;
   // Text for /proc/self/timens_offsets ("monotonic 10 0\nboottime 5 0\n"), written by the intermediate
@@ -49,6 +51,10 @@ struct NamespacePlan {
   std::string time_offsets;
   // The container shares the runtime's mount namespace (no "mount" entry): nothing may be mounted.
   bool shares_host_mount_ns = false;
+
+  // The init runs in a user namespace other than the runtime's: it cannot make idmapped mounts of the
+  // host's filesystems, nor reach paths the host's root alone may traverse.
+  bool in_user_ns() const { return new_user_ns || joins_user_ns; }
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -80,6 +86,10 @@ struct MountStep {
   uint64_t rattr_clr = 0;
   int idmap_index = -1;          // index into RootfsPlan::idmap_userns_fds
   bool idmap_recursive = false;  // "ridmap": every mount of the tree
+  // kBind: the detached tree made (attributes, idmap and propagation applied) by the runtime before
+  // cloning, for idmapped mounts and in a user namespace; the init only attaches it. Owned by the
+  // parent, inherited by the child; -1: the init makes the tree itself.
+  int tree_fd = -1;
   // The target is created as a file (bind mount of a file, device node).
   bool target_is_file = false;
   // Resolve the target with RESOLVE_NO_SYMLINKS (/proc, /sys and /dev targets must not be symlinks).
@@ -130,9 +140,14 @@ struct RootfsPlan {
   struct IdmapRequest {
     std::vector<sys::UidGidMapping> uid_map;
     std::vector<sys::UidGidMapping> gid_map;
+    // Idmapped with the user namespace the container joins (`path`) rather than a new one.
+    std::string userns_path;
   };
   std::vector<IdmapRequest> idmaps;
   std::vector<int> idmap_userns_fds;
+  // In a user namespace: the rootfs as a detached tree opened by the runtime (the init may not be able
+  // to reach its path), attached over "/" of the init's mount namespace and pivoted into. -1 otherwise.
+  int root_tree_fd = -1;
 };
 
 // ---------------------------------------------------------------------------------------------------

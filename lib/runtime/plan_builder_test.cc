@@ -73,6 +73,42 @@ TEST(NamespacePlanTest, JoinedNamespacesNeedTwoStagesAndUserComesLast) {
   EXPECT_EQ(plan->joins[1].nstype, CLONE_NEWIPC);
   EXPECT_EQ(plan->joins[2].nstype, CLONE_NEWUSER);
   EXPECT_EQ(plan->clone_flags, static_cast<uint64_t>(CLONE_NEWPID | CLONE_NEWNS));
+  EXPECT_TRUE(plan->joins_user_ns);
+  EXPECT_FALSE(plan->new_user_ns);
+  EXPECT_TRUE(plan->in_user_ns());
+}
+
+// A pod's user namespace, joined by path: an idmapped mount without mappings of its own uses that very
+// namespace, and device nodes are bind-mounted (mknod is not allowed there).
+TEST(RootfsPlanTest, JoinedUserNamespaceIdmapsWithItselfAndBindsDevices) {
+  std::vector<std::string> warnings;
+  oci::Spec spec = TestSpec();
+  spec.linux->namespaces.push_back({oci::NamespaceType::kUser, "/run/pod/userns"});
+  spec.mounts.push_back({"/etc/hosts", "bind", "/run/pod/hosts", {"rbind", "rprivate", "idmap"}, {}, {}});
+  spec.mounts.push_back(
+      {"/data", "bind", "/srv/data", {"rbind", "rprivate", "idmap"}, {{0, 5000, 10}}, {{0, 6000, 10}}});
+  auto ns = BuildNamespacePlan(spec);
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  auto plan = BuildRootfsPlan(spec, *ns, TestContext(&warnings));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->idmaps.size(), 2u);
+  EXPECT_EQ(plan->idmaps[0].userns_path, "/run/pod/userns");
+  EXPECT_TRUE(plan->idmaps[1].userns_path.empty())
+      << "a mount with its own mappings gets a namespace of its own";
+  ASSERT_EQ(plan->idmaps[1].gid_map.size(), 1u);
+  EXPECT_EQ(plan->idmaps[1].gid_map[0].host_id, 6000u);
+  const MountStep* hosts = FindStep(*plan, "/etc/hosts", MountStep::Kind::kBind);
+  ASSERT_NE(hosts, nullptr);
+  EXPECT_EQ(hosts->idmap_index, 0);
+  EXPECT_EQ(hosts->tree_fd, -1) << "trees are made by the runtime at create, not by the plan";
+  EXPECT_TRUE(FindStep(*plan, "/dev/null", MountStep::Kind::kDevice)->bind_device);
+  // Without any user namespace an idmapped mount needs mappings of its own.
+  oci::Spec host = TestSpec();
+  host.mounts.push_back({"/etc/hosts", "bind", "/run/pod/hosts", {"rbind", "idmap"}, {}, {}});
+  auto host_ns = BuildNamespacePlan(host);
+  auto refused = BuildRootfsPlan(host, *host_ns, TestContext(&warnings));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("user namespace"), std::string::npos) << refused.status();
 }
 
 TEST(NamespacePlanTest, UserNamespaceAndMappingsGoTogether) {

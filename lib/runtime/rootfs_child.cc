@@ -75,50 +75,12 @@ int AttachTree(sys::Sys& sys, int sync_fd, int root_fd, int tree, const char* ta
 }
 
 int DoBind(const MountStep& s, const RootfsPlan& plan, sys::Sys& sys, int sync_fd, int root_fd) {
-  int tree = sys.OpenTree(AT_FDCWD, s.source.c_str(),
-                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (s.recursive ? AT_RECURSIVE : 0));
-  if (tree < 0) return FailR(sync_fd, tree, "bind mount source", s.source.c_str());
-  int r = 0;
-  const bool ridmap = s.idmap_index >= 0 && s.idmap_recursive;
-  const bool idmap = s.idmap_index >= 0 && !s.idmap_recursive;
-  if (s.rattr_set != 0 || s.rattr_clr != 0 || ridmap) {
-    mount_attr attr{};
-    attr.attr_set = s.rattr_set;
-    attr.attr_clr = s.rattr_clr;
-    if (ridmap) {
-      attr.attr_set |= MOUNT_ATTR_IDMAP;
-      attr.userns_fd = static_cast<uint64_t>(plan.idmap_userns_fds[static_cast<size_t>(s.idmap_index)]);
-    }
-    r = sys.MountSetattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr);
-    if (r < 0) {
-      sys.Close(tree);
-      return FailR(sync_fd, r, "set mount attributes of bind mount on", s.target.c_str());
-    }
-  }
-  if (s.attr_set != 0 || s.attr_clr != 0 || idmap) {
-    mount_attr attr{};
-    attr.attr_set = s.attr_set;
-    attr.attr_clr = s.attr_clr;
-    if (idmap) {
-      attr.attr_set |= MOUNT_ATTR_IDMAP;
-      attr.userns_fd = static_cast<uint64_t>(plan.idmap_userns_fds[static_cast<size_t>(s.idmap_index)]);
-    }
-    r = sys.MountSetattr(tree, "", AT_EMPTY_PATH, &attr);
-    if (r < 0) {
-      sys.Close(tree);
-      return FailR(sync_fd, r, "set mount attributes of bind mount on", s.target.c_str());
-    }
-  }
-  if (s.propagation != 0) {
-    mount_attr attr{};
-    attr.propagation = s.propagation & ~static_cast<unsigned long>(MS_REC);
-    r = sys.MountSetattr(tree, "", AT_EMPTY_PATH | ((s.propagation & MS_REC) ? AT_RECURSIVE : 0), &attr);
-    if (r < 0) {
-      sys.Close(tree);
-      return FailR(sync_fd, r, "set propagation of bind mount on", s.target.c_str());
-    }
-  }
-  r = AttachTree(sys, sync_fd, root_fd, tree, s.target.c_str(), ResolveFlags(s));
+  if (s.tree_fd >= 0) return AttachTree(sys, sync_fd, root_fd, s.tree_fd, s.target.c_str(), ResolveFlags(s));
+  const char* what = nullptr;
+  const char* object = nullptr;
+  int tree = MakeBindTree(s, plan, sys, &what, &object);
+  if (tree < 0) return FailR(sync_fd, tree, what, object);
+  int r = AttachTree(sys, sync_fd, root_fd, tree, s.target.c_str(), ResolveFlags(s));
   sys.Close(tree);
   return r;
 }
@@ -218,7 +180,8 @@ int EnterRoot(const InitPlan& plan, sys::Sys& sys, int sync_fd, int root_fd) {
     r = sys.Chroot(".");
     if (r < 0) return FailR(sync_fd, r, "chroot to", rp.rootfs.c_str());
   } else if (rp.no_pivot) {
-    r = sys.Mount(rp.rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr);
+    // An attached rootfs tree is already on "/".
+    r = rp.root_tree_fd >= 0 ? 0 : sys.Mount(rp.rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr);
     if (r < 0) return FailR(sync_fd, r, "move rootfs to /", rp.rootfs.c_str());
     r = sys.Chroot(".");
     if (r < 0) return FailR(sync_fd, r, "chroot to", rp.rootfs.c_str());
@@ -251,6 +214,61 @@ int EnterRoot(const InitPlan& plan, sys::Sys& sys, int sync_fd, int root_fd) {
 
 }  // namespace
 
+int MakeBindTree(const MountStep& s, const RootfsPlan& plan, sys::Sys& sys, const char** what,
+                 const char** object) {
+  *object = s.target.c_str();
+  int tree = sys.OpenTree(AT_FDCWD, s.source.c_str(),
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (s.recursive ? AT_RECURSIVE : 0));
+  if (tree < 0) {
+    *what = "bind mount source";
+    *object = s.source.c_str();
+    return tree;
+  }
+  const bool ridmap = s.idmap_index >= 0 && s.idmap_recursive;
+  const bool idmap = s.idmap_index >= 0 && !s.idmap_recursive;
+  const int userns_fd = s.idmap_index >= 0 ? plan.idmap_userns_fds[static_cast<size_t>(s.idmap_index)] : -1;
+  // Recursive attributes first, then the top mount's own, then the propagation.
+  struct Pass {
+    bool wanted;
+    uint64_t set, clr;
+    bool with_idmap;
+    unsigned int flags;
+    const char* what;
+  } passes[] = {
+      {s.rattr_set != 0 || s.rattr_clr != 0 || ridmap, s.rattr_set, s.rattr_clr, ridmap,
+       AT_EMPTY_PATH | AT_RECURSIVE, "set mount attributes of bind mount on"},
+      {s.attr_set != 0 || s.attr_clr != 0 || idmap, s.attr_set, s.attr_clr, idmap, AT_EMPTY_PATH,
+       "set mount attributes of bind mount on"},
+  };
+  for (const Pass& p : passes) {
+    if (!p.wanted) continue;
+    mount_attr attr{};
+    attr.attr_set = p.set;
+    attr.attr_clr = p.clr;
+    if (p.with_idmap) {
+      attr.attr_set |= MOUNT_ATTR_IDMAP;
+      attr.userns_fd = static_cast<uint64_t>(userns_fd);
+    }
+    int r = sys.MountSetattr(tree, "", p.flags, &attr);
+    if (r < 0) {
+      sys.Close(tree);
+      *what = p.with_idmap ? "make an idmapped bind mount on" : p.what;
+      return r;
+    }
+  }
+  if (s.propagation != 0) {
+    mount_attr attr{};
+    attr.propagation = s.propagation & ~static_cast<unsigned long>(MS_REC);
+    int r = sys.MountSetattr(tree, "", AT_EMPTY_PATH | ((s.propagation & MS_REC) ? AT_RECURSIVE : 0), &attr);
+    if (r < 0) {
+      sys.Close(tree);
+      *what = "set propagation of bind mount on";
+      return r;
+    }
+  }
+  return tree;
+}
+
 int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, bool wait_joined) {
   const RootfsPlan& rp = plan.rootfs;
   int r;
@@ -264,11 +282,24 @@ int SetupRootfs(const InitPlan& plan, sys::Sys& sys, int sync_fd, bool wait_join
     if (r != -EINVAL)
       return FailR(sync_fd, r, "make the mount holding the rootfs private", candidate.c_str());
   }
-  // The rootfs must be a mount point for pivot_root, and a bind mount keeps the original untouched.
-  r = sys.Mount(rp.rootfs.c_str(), rp.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr);
-  if (r < 0) return FailR(sync_fd, r, "bind mount rootfs", rp.rootfs.c_str());
-  int root_fd = sys.Openat(AT_FDCWD, rp.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
-  if (root_fd < 0) return FailR(sync_fd, root_fd, "open rootfs", rp.rootfs.c_str());
+  int root_fd;
+  if (rp.root_tree_fd >= 0) {
+    // The runtime's copy of the rootfs is attached over "/" (nothing propagates to the host: "/" is a
+    // slave, or made private first when shared) and pivoted into through its descriptor.
+    if (!rp.rootfs_mount_candidates.empty() &&
+        (r = sys.Mount(nullptr, "/", nullptr, MS_PRIVATE, nullptr)) < 0) {
+      return FailR(sync_fd, r, "make / private to attach the rootfs", nullptr);
+    }
+    r = sys.MoveMount(rp.root_tree_fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH);
+    if (r < 0) return FailR(sync_fd, r, "attach the rootfs", rp.rootfs.c_str());
+    root_fd = rp.root_tree_fd;
+  } else {
+    // The rootfs must be a mount point for pivot_root, and a bind mount keeps the original untouched.
+    r = sys.Mount(rp.rootfs.c_str(), rp.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr);
+    if (r < 0) return FailR(sync_fd, r, "bind mount rootfs", rp.rootfs.c_str());
+    root_fd = sys.Openat(AT_FDCWD, rp.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (root_fd < 0) return FailR(sync_fd, root_fd, "open rootfs", rp.rootfs.c_str());
+  }
   for (const MountStep& s : rp.steps) {
     r = ApplyStep(s, rp, sys, sync_fd, root_fd);
     if (r < 0) {

@@ -38,6 +38,27 @@ absl::Status MakeDir(const std::string& path, mode_t mode, uid_t uid = 0, gid_t 
   return absl::OkStatus();
 }
 
+// The host id `id` maps to; nullopt when the maps leave it out.
+std::optional<uint32_t> HostId(const std::vector<sys::UidGidMapping>& map, uint32_t id) {
+  for (const sys::UidGidMapping& m : map) {
+    if (id >= m.container_id && id - m.container_id < m.size) return m.host_id + (id - m.container_id);
+  }
+  return std::nullopt;
+}
+
+// The owner of the upper directory: the image root directory's, as the container's namespace maps it.
+absl::Status MapOwner(const RootfsIdmap& idmap, struct stat& st) {
+  if (idmap.empty()) return absl::OkStatus();
+  std::optional<uint32_t> uid = HostId(idmap.uid_map, st.st_uid), gid = HostId(idmap.gid_map, st.st_gid);
+  if (!uid || !gid) {
+    return absl::InvalidArgumentError(StrCat("the image's root directory is owned by ", st.st_uid, ":",
+                                             st.st_gid, ", which the user namespace does not map"));
+  }
+  st.st_uid = *uid;
+  st.st_gid = *gid;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<ContainerRootfs>> Store::LoadContainerLocked(std::string_view id) {
@@ -79,6 +100,7 @@ absl::StatusOr<ContainerRootfs> Store::CreateContainerRootfs(std::string_view id
     std::string top_dir = LayerDir(image->top_layer) + "/diff";
     if (::stat(top_dir.c_str(), &top) != 0) return ErrnoError("stat", top_dir);
   }
+  RETURN_IF_ERROR(MapOwner(options.idmap, top));
   if (options.readonly) {
     RETURN_IF_ERROR(MakeDir(dir + "/lower-pad", 0755));
   } else {
@@ -99,7 +121,7 @@ absl::StatusOr<ContainerRootfs> Store::CreateContainerRootfs(std::string_view id
   return *c;
 }
 
-absl::StatusOr<std::string> Store::MountContainerRootfs(std::string_view id) {
+absl::StatusOr<std::string> Store::MountContainerRootfs(std::string_view id, const RootfsIdmap& idmap) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(std::optional<ContainerRootfs> c, LoadContainerLocked(id));
   if (!c) return absl::NotFoundError(StrCat("container rootfs ", id, " not found"));
@@ -108,7 +130,13 @@ absl::StatusOr<std::string> Store::MountContainerRootfs(std::string_view id) {
   if (c->readonly) lowers.push_back(c->dir + "/lower-pad");  // overlay needs two lowers without an upper
   ASSIGN_OR_RETURN(OverlayMountPlan plan, PlanOverlayMount(Path("overlay"), c->merged, lowers, c->upper,
                                                            c->work, options_.mount_options));
-  absl::Status s = MountOverlay(plan);
+  absl::Status s;
+  if (idmap.empty()) {
+    s = MountOverlay(plan);
+  } else {
+    auto userns = sys::MakeUserNamespace(idmap.uid_map, idmap.gid_map);
+    s = userns.ok() ? MountIdmappedOverlay(plan, userns->get()) : userns.status();
+  }
   if (!s.ok()) return Annotate(s, StrCat("container ", id, " (", lowers.size(), " layers)"));
   log::Debug(kComponent, "rootfs mounted",
              {{"container", std::string(id)}, {"layers", static_cast<int64_t>(lowers.size())}});

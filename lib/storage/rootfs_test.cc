@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/common/file_util.h"
+#include "lib/common/strings.h"
 #include "lib/storage/overlay_mount.h"
 #include "lib/storage/store_test_util.h"
 
@@ -110,7 +111,7 @@ TEST_F(RootfsTest, MultiLayerImageWithWhiteoutsMergesFileByFile) {
 
 TEST_F(RootfsTest, ReadOnlyRootfsRefusesWrites) {
   ImageInfo img = AddImage({{File("f", "x")}}, {"r/ro:1"});
-  auto c = store_->CreateContainerRootfs("ro", img.id, {.readonly = true});
+  auto c = store_->CreateContainerRootfs("ro", img.id, {.readonly = true, .idmap = {}});
   ASSERT_TRUE(c.ok()) << c.status();
   auto merged = store_->MountContainerRootfs("ro");
   ASSERT_TRUE(merged.ok()) << merged.status();
@@ -120,6 +121,67 @@ TEST_F(RootfsTest, ReadOnlyRootfsRefusesWrites) {
   EXPECT_EQ(errno, EROFS);
   if (fd >= 0) close(fd);
   EXPECT_EQ(store_->ContainerUsage("ro")->bytes, 0u);
+}
+
+// A rootfs for a container in a user namespace: the layers appear owned by the mapped ids, writes land
+// in the upper directory with the writer's ids, and nothing on the layers changes.
+TEST_F(RootfsTest, IdmappedLayersShowMappedOwnersAndStayUntouched) {
+  if (absl::Status probe = ProbeIdmappedOverlay(dir_); !probe.ok()) GTEST_SKIP() << probe;
+  TarEntry owned = File("home/u/file", "u");
+  owned.uid = 7;
+  owned.gid = 8;
+  ImageInfo img = AddImage({{Dir("etc"), File("etc/conf", "c"), Dir("home/u"), owned}, {File("top", "t")}},
+                           {"r/idmap:1"});
+  RootfsOptions options;
+  options.idmap.uid_map = {{0, 300000, 65536}};
+  options.idmap.gid_map = {{0, 400000, 65536}};
+  auto c = store_->CreateContainerRootfs("idm", img.id, options);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto merged = store_->MountContainerRootfs("idm", options.idmap);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  struct stat st;
+  ASSERT_EQ(stat(merged->c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 300000u) << "the merged root belongs to the container's root";
+  EXPECT_EQ(st.st_gid, 400000u);
+  ASSERT_EQ(stat((*merged + "/etc/conf").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 300000u);
+  EXPECT_EQ(st.st_gid, 400000u);
+  ASSERT_EQ(stat((*merged + "/home/u/file").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 300007u);
+  EXPECT_EQ(st.st_gid, 400008u);
+  // Only the overlay is mounted: the idmapped layer mounts are detached.
+  auto info = ReadFile("/proc/self/mountinfo");
+  ASSERT_TRUE(info.ok());
+  size_t n = 0;
+  for (std::string_view line : Split(*info, '\n')) {
+    auto fields = Split(line, ' ');
+    if (fields.size() > 4 && fields[4].starts_with(dir_)) ++n;
+  }
+  EXPECT_EQ(n, 1u) << *info;
+  // A copy-up keeps the mapped owner in the upper directory; the layer on disk keeps its own.
+  ASSERT_TRUE(WriteFileAtomic(*merged + "/etc/conf", "changed").ok());
+  std::string layer0 = store_->GetLayer(img.layers[0])->diff_dir;
+  ASSERT_EQ(stat((layer0 + "/home/u/file").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 7u);
+  EXPECT_EQ(Content(layer0 + "/etc/conf"), "c");
+  ASSERT_EQ(stat((layer0 + "/etc/conf").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  ASSERT_EQ(stat(c->upper.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 300000u);
+  ASSERT_TRUE(store_->RemoveContainerRootfs("idm").ok());
+  info = ReadFile("/proc/self/mountinfo");
+  EXPECT_EQ(info->find(dir_), std::string::npos);
+}
+
+TEST_F(RootfsTest, IdmapThatLeavesTheImageRootUnmappedIsRefused) {
+  ImageInfo img = AddImage({{File("f", "x")}}, {"r/unmapped:1"});
+  RootfsOptions options;
+  options.idmap.uid_map = {{1, 300000, 65536}};
+  options.idmap.gid_map = {{1, 300000, 65536}};
+  auto c = store_->CreateContainerRootfs("unmapped", img.id, options);
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(c.status())) << c.status();
+  EXPECT_FALSE(PathExists(dir_ + "/overlay-containers/unmapped"));
 }
 
 TEST_F(RootfsTest, ImageWithoutLayersMounts) {

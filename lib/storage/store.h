@@ -29,6 +29,7 @@
 #include "lib/storage/byte_source.h"
 #include "lib/storage/space_guard.h"
 #include "lib/storage/tar_apply.h"
+#include "lib/sys/clone.h"
 #include "lib/sys/file_lock.h"
 
 namespace cricket::storage {
@@ -102,8 +103,18 @@ struct RemoveImageResult {
   std::vector<std::string> freed_layers;  // chain ids deleted with the image
 };
 
+// The user namespace a container runs in, for its rootfs: the layers are mounted idmapped with its maps
+// (so that the image's root-owned files are the container root's, with no layer chowned) and the upper
+// directory belongs to the host ids the image's root directory owner maps to.
+struct RootfsIdmap {
+  std::vector<sys::UidGidMapping> uid_map;
+  std::vector<sys::UidGidMapping> gid_map;
+  bool empty() const { return uid_map.empty() && gid_map.empty(); }
+};
+
 struct RootfsOptions {
   bool readonly = false;  // mount without an upper layer, read-only (CRI readonly_rootfs)
+  RootfsIdmap idmap;      // empty: no user namespace
 };
 
 struct ContainerRootfs {
@@ -252,7 +263,9 @@ class Store {
                                                         const RootfsOptions& options = {});
   // Mounts the overlay (idempotent: an existing mount is kept) and returns the merged path. The mount
   // is made in the caller's mount namespace (the host's for cricketd) and survives a daemon restart.
-  absl::StatusOr<std::string> MountContainerRootfs(std::string_view id);
+  // With `idmap` (the one the rootfs was created with) the lower layers are idmapped mounts
+  // (MountIdmappedOverlay): FailedPrecondition when the kernel cannot do that.
+  absl::StatusOr<std::string> MountContainerRootfs(std::string_view id, const RootfsIdmap& idmap = {});
   // Unmounts (lazily when busy); not mounted or unknown is success.
   absl::Status UnmountContainerRootfs(std::string_view id);
   // Unmounts and deletes the directories and the record; unknown is success.

@@ -29,6 +29,7 @@ struct UidGidMapping {
   uint32_t container_id = 0;
   uint32_t host_id = 0;
   uint32_t size = 0;
+  bool operator==(const UidGidMapping&) const = default;
 };
 
 // The text of a /proc/<pid>/uid_map or gid_map file: one "container host size" line per mapping.

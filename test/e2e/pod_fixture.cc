@@ -136,9 +136,10 @@ void PodE2eTest::SetUpTestSuite() {
   std::string summary = suite->dir + "/images.json";
   std::string output;
   int rc = RunTool({"/usr/bin/python3", StrCat(CRICKET_SOURCE_DIR, "/hack/test-images"), "--registry",
-                    suite->registry->host(), "--only", "library/busybox,cricket-test/*", "--static-busybox",
-                    "--cache-dir", StrCat(CRICKET_BINARY_DIR, "/test-images"), "--registries-conf",
-                    suite->dir + "/registries.conf", "--summary-json", summary},
+                    suite->registry->host(), "--only",
+                    "library/busybox,cricket-test/*,k8s-staging-cri-tools/test-image-predefined-group",
+                    "--static-busybox", "--cache-dir", StrCat(CRICKET_BINARY_DIR, "/test-images"),
+                    "--registries-conf", suite->dir + "/registries.conf", "--summary-json", summary},
                    &output);
   if (rc != 0) {
     suite->error = StrCat("hack/test-images failed (", rc, "): ", output);
