@@ -5,6 +5,7 @@
 #include "lib/common/strings.h"
 #include "server/build_info.h"
 #include "server/config.h"
+#include "server/grpc_status.h"
 #include "server/runtime_service.h"
 
 namespace cricket::server {
@@ -59,6 +60,8 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
       cni["file"] = (*current)->file;
     }
     if (!network.ok()) cni["error"] = std::string(network.message());
+    // UpdateRuntimeConfig's pod CIDR, handed to plugins that declare the ipRanges capability.
+    cni["podCIDRs"] = runtime_.PodCidrs();
     info["cni"] = cni.dump();
   }
   return grpc::Status::OK;
@@ -70,6 +73,12 @@ grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::R
   resp->mutable_linux()->set_cgroup_driver(config->runtime.cgroup_manager == "systemd" ? v1::SYSTEMD
                                                                                        : v1::CGROUPFS);
   return grpc::Status::OK;
+}
+
+grpc::Status RuntimeServiceImpl::UpdateRuntimeConfig(grpc::ServerContext*,
+                                                     const v1::UpdateRuntimeConfigRequest* req,
+                                                     v1::UpdateRuntimeConfigResponse*) {
+  return ToGrpcStatus(runtime_.UpdateRuntimeConfig(req->runtime_config()));
 }
 
 }  // namespace cricket::server
