@@ -353,6 +353,11 @@ absl::Status CriRuntime::RemovePodSandbox(const std::string& id) {
   }
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(s.runtime_handler));
   if (absl::Status st = rt->Delete(s.id, /*force=*/true); !st.ok() && !absl::IsNotFound(st)) return st;
+  // The infra's monitor writes the exit file after it has reaped the infra: once it is gone, the file
+  // cannot appear again after its removal.
+  if (s.monitor_pid > 0 && !WaitGone(s.monitor_pid, s.monitor_start_time, 10000)) {
+    return absl::DeadlineExceededError(StrCat("the infra's monitor ", s.monitor_pid, " did not exit"));
+  }
   auto cfg = config_.Get();
   RETURN_IF_ERROR(conmon::RemoveExitFile(cfg->ExitsDir(), s.id));
   // The infra monitor's sockets, left behind if it was killed.
