@@ -129,6 +129,12 @@ uint64_t MetricValue(const google::protobuf::RepeatedPtrField<v1::Metric>& metri
 // Stream* RPC is compared with its List* sibling and the CRI metrics are checked.
 TEST_F(CriSurfaceE2eTest, StreamsMetricsAndTheEndpointWithTwentyPods) {
   constexpr int kPods = 20;
+  // Nothing to list: the stream ends at once, without an empty page (pages hold at least one item).
+  auto none = ReadAll<v1::PodSandbox, v1::StreamPodSandboxesResponse>(
+      rt(), &v1::RuntimeService::Stub::StreamPodSandboxes, v1::StreamPodSandboxesRequest(),
+      [](const v1::StreamPodSandboxesResponse& r) -> const auto& { return r.pod_sandboxes(); });
+  EXPECT_TRUE(none.status.ok()) << none.status.error_message();
+  EXPECT_EQ(none.responses, 0);
   std::atomic<bool> creating{true};
   std::atomic<int> scrapes{0};
   std::thread scraper([&] {
