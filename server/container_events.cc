@@ -43,7 +43,7 @@ size_t EventSubscription::queued() const {
 }
 
 EventSubscription::PushResult EventSubscription::Push(const ContainerEventPtr& e, size_t limit,
-                                                      size_t* discarded) {
+                                                      absl::Time now, size_t* discarded) {
   absl::MutexLock l(&mu_);
   if (closed_) return PushResult::kClosed;
   if (queue_.size() < limit) {
@@ -54,16 +54,16 @@ EventSubscription::PushResult EventSubscription::Push(const ContainerEventPtr& e
   closed_ = absl::ResourceExhaustedError(
       StrCat("cricket dropped this container event subscriber: it left ", queue_.size(),
              " events unread (the limit per subscriber); subscribe again and relist"));
-  closed_at_ = absl::Now();
+  closed_at_ = now;
   std::deque<ContainerEventPtr>().swap(queue_);  // free the memory now, not when the stream ends
   return PushResult::kOverflowed;
 }
 
-void EventSubscription::Close(absl::Status why) {
+void EventSubscription::Close(absl::Status why, absl::Time now) {
   absl::MutexLock l(&mu_);
   if (closed_) return;
   closed_ = std::move(why);
-  closed_at_ = absl::Now();
+  closed_at_ = now;
   std::deque<ContainerEventPtr>().swap(queue_);
 }
 
@@ -80,7 +80,7 @@ void EventSubscription::CancelIfStalled(absl::Duration grace, absl::Time now) {
 // ContainerEvents
 
 ContainerEvents::ContainerEvents(ContainerEventsOptions options)
-    : options_(options), replay_until_(absl::Now() + options.replay_window) {}
+    : options_(std::move(options)), replay_until_(options_.clock() + options_.replay_window) {}
 
 void ContainerEvents::SetListener(std::function<void(const ContainerEvent&)> listener) {
   absl::MutexLock l(&mu_);
@@ -190,7 +190,7 @@ void ContainerEvents::Publish(const std::string& sandbox_id, std::shared_ptr<con
   }
   ++counters_.events;
   if (listener_) listener_(*e);
-  absl::Time now = absl::Now();
+  absl::Time now = options_.clock();
   ExpireReplay(now);
   if (replay_open_) {
     replay_.push_back(e);
@@ -198,7 +198,7 @@ void ContainerEvents::Publish(const std::string& sandbox_id, std::shared_ptr<con
   }
   for (const auto& sub : subscribers_) {
     size_t discarded = 0;
-    switch (sub->Push(e, options_.queue_limit, &discarded)) {
+    switch (sub->Push(e, options_.queue_limit, now, &discarded)) {
       case EventSubscription::PushResult::kQueued:
         break;
       case EventSubscription::PushResult::kOverflowed:
@@ -218,10 +218,11 @@ absl::StatusOr<std::shared_ptr<EventSubscription>> ContainerEvents::Subscribe(st
   absl::MutexLock l(&mu_);
   if (shut_down_) return absl::UnavailableError("cricketd is shutting down");
   std::shared_ptr<EventSubscription> sub(new EventSubscription(std::move(cancel)));
-  ExpireReplay(absl::Now());
+  absl::Time now = options_.clock();
+  ExpireReplay(now);
   for (const ContainerEventPtr& e : replay_) {
     size_t discarded = 0;
-    (void)sub->Push(e, options_.queue_limit, &discarded);
+    (void)sub->Push(e, options_.queue_limit, now, &discarded);
   }
   subscribers_.push_back(sub);
   counters_.subscribers = subscribers_.size();
@@ -242,7 +243,7 @@ void ContainerEvents::Shutdown() {
     subs = subscribers_;
   }
   for (const auto& sub : subs) {
-    sub->Close(absl::UnavailableError("cricketd is shutting down"));
+    sub->Close(absl::UnavailableError("cricketd is shutting down"), options_.clock());
     sub->CancelIfStalled(absl::ZeroDuration(), absl::InfiniteFuture());
   }
 }

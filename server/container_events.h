@@ -47,10 +47,11 @@ struct ContainerEvent {
 using ContainerEventPtr = std::shared_ptr<const ContainerEvent>;
 
 struct ContainerEventsOptions {
-  size_t queue_limit = 1000;                               // events a subscriber may leave unread
-  absl::Duration replay_window = absl::Minutes(1);         // after construction (daemon start)
-  size_t replay_limit = 1000;                              // events kept for replay
-  absl::Duration stalled_write_grace = absl::Seconds(10);  // before a dropped writer is cancelled
+  size_t queue_limit = 1000;                                       // events a subscriber may leave unread
+  absl::Duration replay_window = absl::Minutes(1);                 // after construction (daemon start)
+  size_t replay_limit = 1000;                                      // events kept for replay
+  absl::Duration stalled_write_grace = absl::Seconds(10);          // before a dropped writer is cancelled
+  std::function<absl::Time()> clock = [] { return absl::Now(); };  // tests set time
 };
 
 // One GetContainerEvents stream's queue. Thread-safe.
@@ -70,8 +71,8 @@ class EventSubscription {
   enum class PushResult { kQueued, kOverflowed, kClosed };
   // Queues `e`; when `limit` events are queued already, closes the subscription instead, discarding
   // its queue (*discarded: how many events that lost, `e` included).
-  PushResult Push(const ContainerEventPtr& e, size_t limit, size_t* discarded);
-  void Close(absl::Status why);
+  PushResult Push(const ContainerEventPtr& e, size_t limit, absl::Time now, size_t* discarded);
+  void Close(absl::Status why, absl::Time now);
   // Cancels the stream once when it was closed more than `grace` ago and is still stuck in a write.
   void CancelIfStalled(absl::Duration grace, absl::Time now);
 

@@ -125,12 +125,16 @@ TEST(ContainerEventsTest, LoadedRecordsAreNotAnnouncedButTheirExitsAre) {
 }
 
 TEST(ContainerEventsTest, ReplayEndsWithItsWindow) {
-  ContainerEvents events({.replay_window = absl::Milliseconds(50)});
+  absl::Time now = absl::UnixEpoch();
+  ContainerEvents events({.replay_window = absl::Minutes(1), .clock = [&] { return now; }});
   events.Saved(Pod("p", SandboxState::kReady));
-  absl::SleepFor(absl::Milliseconds(80));
-  auto sub = MustSubscribe(events);
+  now += absl::Seconds(59);
+  auto early = MustSubscribe(events);
+  now += absl::Seconds(2);
+  auto late = MustSubscribe(events);
   events.Saved(Ctr("c", "p", ContainerState::kCreated));
-  EXPECT_THAT(Drain(*sub), ElementsAre("c:CREATED"));
+  EXPECT_THAT(Drain(*early), ElementsAre("p:CREATED", "p:STARTED", "c:CREATED"));
+  EXPECT_THAT(Drain(*late), ElementsAre("c:CREATED"));
 }
 
 TEST(ContainerEventsTest, ASubscriberThatFallsBehindIsDroppedAndCounted) {
@@ -157,20 +161,31 @@ TEST(ContainerEventsTest, ASubscriberThatFallsBehindIsDroppedAndCounted) {
 }
 
 TEST(ContainerEventsTest, ADroppedSubscriberStuckInAWriteIsCancelledAfterTheGrace) {
+  absl::Time now = absl::UnixEpoch();
   ContainerEvents events({.queue_limit = 1,
                           .replay_window = absl::ZeroDuration(),
-                          .stalled_write_grace = absl::Milliseconds(30)});
+                          .stalled_write_grace = absl::Seconds(10),
+                          .clock = [&] { return now; }});
   std::atomic<int> cancels{0};
   auto stuck = MustSubscribe(events, [&] { ++cancels; });
   stuck->BeginWrite();  // never returns: the client stopped reading
   events.Saved(Ctr("a", "p", ContainerState::kCreated));
   events.Saved(Ctr("b", "p", ContainerState::kCreated));  // overflow: dropped
+  now += absl::Seconds(9);
   events.Saved(Ctr("c", "p", ContainerState::kCreated));
   EXPECT_EQ(cancels, 0);  // within the grace
-  absl::SleepFor(absl::Milliseconds(50));
+  now += absl::Seconds(2);
   events.Saved(Ctr("d", "p", ContainerState::kCreated));
   events.Saved(Ctr("e", "p", ContainerState::kCreated));
   EXPECT_EQ(cancels, 1);  // once
+  // A dropped subscriber that is not in a write ends by itself at its next Next(): never cancelled.
+  auto idle = MustSubscribe(events, [&] { ++cancels; });
+  events.Saved(Ctr("f", "p", ContainerState::kCreated));
+  events.Saved(Ctr("g", "p", ContainerState::kCreated));
+  now += absl::Minutes(1);
+  events.Saved(Ctr("h", "p", ContainerState::kCreated));
+  EXPECT_EQ(cancels, 1);
+  EXPECT_EQ(idle->Next(absl::ZeroDuration()).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 TEST(ContainerEventsTest, ShutdownClosesEverySubscriberAndRefusesNewOnes) {
