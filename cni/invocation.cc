@@ -55,7 +55,7 @@ absl::Status ValidateIfName(std::string_view ifname) {
 }
 
 Json MakeCapabilityArgs(const std::vector<PortMapping>& port_mappings, const BandwidthLimits& bandwidth,
-                        const std::string& cgroup_path) {
+                        const std::string& cgroup_path, const std::vector<std::string>& ip_ranges) {
   Json args = Json::object();
   Json ports = Json::array();
   for (const PortMapping& pm : port_mappings) {
@@ -75,6 +75,11 @@ Json MakeCapabilityArgs(const std::vector<PortMapping>& port_mappings, const Ban
     args["bandwidth"] = bw;
   }
   if (!cgroup_path.empty()) args["cgroupPath"] = cgroup_path;
+  if (!ip_ranges.empty()) {
+    Json sets = Json::array();
+    for (const std::string& subnet : ip_ranges) sets.push_back(Json::array({{{"subnet", subnet}}}));
+    args["ipRanges"] = sets;
+  }
   return args;
 }
 

@@ -46,9 +46,12 @@ struct RuntimeArgs {
 };
 
 // The capability arguments of a pod: "portMappings" (host_port > 0 only, protocol lowercased),
-// "bandwidth" when any limit is set, "cgroupPath" when not empty.
+// "bandwidth" when any limit is set, "cgroupPath" when not empty, "ipRanges" when subnets are given:
+// one range set per subnet, [[{"subnet": A}], [{"subnet": B}]] (CNI CONVENTIONS.md; host-local then
+// allocates from them instead of its configured ranges).
 nlohmann::json MakeCapabilityArgs(const std::vector<PortMapping>& port_mappings,
-                                  const BandwidthLimits& bandwidth, const std::string& cgroup_path);
+                                  const BandwidthLimits& bandwidth, const std::string& cgroup_path,
+                                  const std::vector<std::string>& ip_ranges = {});
 
 // "K=V;K=V". InvalidArgument when a key or value holds ';' or '=' (or a key is empty).
 absl::StatusOr<std::string> FormatCniArgs(const std::vector<std::pair<std::string, std::string>>& args);

@@ -62,6 +62,18 @@ TEST(MakeCapabilityArgs, EmptyWhenNothingToSay) {
   EXPECT_EQ(MakeCapabilityArgs({{0, 80, "tcp", ""}}, {}, ""), Json::object());
   EXPECT_EQ(MakeCapabilityArgs({{81, 80, "", ""}}, {}, "/c")["portMappings"][0]["protocol"], "tcp");
   EXPECT_EQ(MakeCapabilityArgs({}, {}, "/c")["cgroupPath"], "/c");
+  EXPECT_FALSE(MakeCapabilityArgs({}, {}, "", {}).contains("ipRanges"));
+}
+
+TEST(MakeCapabilityArgs, IpRangesOneRangeSetPerSubnet) {
+  Json args = MakeCapabilityArgs({}, {}, "", {"10.99.0.0/16", "fd00:99::/64"});
+  EXPECT_EQ(args["ipRanges"], Json::parse(R"([[{"subnet":"10.99.0.0/16"}],[{"subnet":"fd00:99::/64"}]])"));
+  // Only a plugin that declares the capability receives it.
+  NetworkConfigList list = List(R"({"cniVersion":"1.0.0","name":"n","plugins":[
+    {"type":"bridge","capabilities":{"ipRanges":true},"ipam":{"type":"host-local"}},
+    {"type":"portmap","capabilities":{"portMappings":true}}]})");
+  EXPECT_EQ(BuildPluginConfig(list, 0, args, nullptr)["runtimeConfig"]["ipRanges"], args["ipRanges"]);
+  EXPECT_FALSE(BuildPluginConfig(list, 1, args, nullptr).contains("runtimeConfig"));
 }
 
 TEST(BuildGcConfig, ListsValidAttachments) {

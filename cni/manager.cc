@@ -122,7 +122,8 @@ RuntimeArgs Manager::ArgsFor(const PodNetwork& pod, const std::string& netns) co
                    {"K8S_POD_NAME", pod.pod_name},
                    {"K8S_POD_INFRA_CONTAINER_ID", pod.sandbox_id},
                    {"K8S_POD_UID", pod.pod_uid}};
-  args.capability_args = MakeCapabilityArgs(pod.port_mappings, pod.bandwidth, pod.cgroup_parent);
+  args.capability_args =
+      MakeCapabilityArgs(pod.port_mappings, pod.bandwidth, pod.cgroup_parent, pod.ip_ranges);
   return args;
 }
 

@@ -56,6 +56,7 @@ struct PodNetwork {
   std::vector<PortMapping> port_mappings;  // portMappings capability (hostPort > 0 only)
   BandwidthLimits bandwidth;               // bandwidth capability
   std::string cgroup_parent;               // cgroupPath capability, when not empty
+  std::vector<std::string> ip_ranges;      // ipRanges capability: the node's pod CIDRs, one range set each
 };
 
 struct Attachment {

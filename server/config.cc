@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -20,6 +21,8 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/storage/space_guard.h"
+#include "server/cri_metrics.h"
+#include "server/metrics/daemon_metrics.h"
 #include "server/monitor_settings.h"
 
 namespace cricket::server {
@@ -218,6 +221,16 @@ const FieldSpec<MetricsSection> kMetricsFields[] = {
     {"enable_metrics", &MetricsSection::enable_metrics, kRestart, "Serve Prometheus metrics."},
     {"metrics_host", &MetricsSection::metrics_host, kRestart, "Address of the metrics endpoint."},
     {"metrics_port", &MetricsSection::metrics_port, kRestart, "Port of the metrics endpoint."},
+    {"metrics_socket", &MetricsSection::metrics_socket, kRestart,
+     "Unix socket the metrics are also served on; empty: none."},
+    {"metrics_collectors", &MetricsSection::metrics_collectors, kRestart,
+     "Metrics to serve, by CRI-O collector name (README lists cricket's)."},
+};
+
+const FieldSpec<StatsSection> kStatsFields[] = {
+    {"included_pod_metrics", &StatsSection::included_pod_metrics, kRestart,
+     "ListPodSandboxMetrics groups: cpu, memory, network, disk, diskIO, hugetlb, oom, process, spec, "
+     "pressure, or [\"all\"]."},
 };
 
 // Calls fn(table_name, fields, section) for every fixed section of `config`, in file order.
@@ -229,6 +242,7 @@ void ForEachSection(C& config, Fn&& fn) {
   fn(std::string_view("crio.image"), std::span(kImageFields), config.image);
   fn(std::string_view("crio.network"), std::span(kNetworkFields), config.network);
   fn(std::string_view("crio.metrics"), std::span(kMetricsFields), config.metrics);
+  fn(std::string_view("crio.stats"), std::span(kStatsFields), config.stats);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -415,7 +429,7 @@ absl::Status ApplyTable(const toml::table& doc, const Reader& r, Config& config)
     return absl::OkStatus();
   }
   RETURN_IF_ERROR(r.ReadSection(*crio, "crio", std::span(kRootFields), config.root,
-                                {"api", "runtime", "image", "network", "metrics"}));
+                                {"api", "runtime", "image", "network", "metrics", "stats"}));
   auto sub = [&](std::string_view name) -> absl::StatusOr<const toml::table*> {
     const toml::node* n = crio->get(name);
     if (n == nullptr) return nullptr;
@@ -458,6 +472,8 @@ absl::Status ApplyTable(const toml::table& doc, const Reader& r, Config& config)
   if (metrics) {
     RETURN_IF_ERROR(r.ReadSection(*metrics, "crio.metrics", std::span(kMetricsFields), config.metrics, {}));
   }
+  ASSIGN_OR_RETURN(const toml::table* stats, sub("stats"));
+  if (stats) RETURN_IF_ERROR(r.ReadSection(*stats, "crio.stats", std::span(kStatsFields), config.stats, {}));
   return absl::OkStatus();
 }
 
@@ -720,9 +736,36 @@ absl::Status NetworkSection::Validate() const {
   return absl::OkStatus();
 }
 
+std::vector<std::string> MetricsSection::DefaultMetricsCollectors() { return metrics::ServedCollectors(); }
+
 absl::Status MetricsSection::Validate() const {
   if (metrics_port < 1 || metrics_port > 65535) {
     return KeyError("crio.metrics.metrics_port", "must be between 1 and 65535");
+  }
+  if (enable_metrics && metrics_host.empty())
+    return KeyError("crio.metrics.metrics_host", "must not be empty");
+  RETURN_IF_ERROR(RequireAbsoluteOrEmpty("crio.metrics.metrics_socket", metrics_socket));
+  for (const std::string& c : metrics_collectors) {
+    std::string name = metrics::StripCollectorPrefix(c);
+    if (!absl::c_linear_search(metrics::ServedCollectors(), name) &&
+        !absl::c_linear_search(metrics::UnservedCriOCollectors(), name)) {
+      return KeyError("crio.metrics.metrics_collectors", StrCat("unknown collector \"", c, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StatsSection::Validate() const {
+  constexpr std::string_view kKey = "crio.stats.included_pod_metrics";
+  for (const std::string& g : included_pod_metrics) {
+    if (g == "all") {
+      if (included_pod_metrics.size() != 1) return KeyError(kKey, "\"all\" must be the only entry");
+      continue;
+    }
+    if (!absl::c_linear_search(kPodMetricGroups, g)) {
+      return KeyError(
+          kKey, StrCat("unknown metric group \"", g, "\" (known: all, ", Join(kPodMetricGroups, ", "), ")"));
+    }
   }
   return absl::OkStatus();
 }
@@ -734,6 +777,7 @@ absl::Status Config::Validate() const {
   RETURN_IF_ERROR(image.Validate());
   RETURN_IF_ERROR(network.Validate());
   RETURN_IF_ERROR(metrics.Validate());
+  RETURN_IF_ERROR(stats.Validate());
   if (absl::Status st = ValidateMonitorCgroup(runtime.conmon_cgroup, runtime.cgroup_manager); !st.ok()) {
     return KeyError("crio.runtime.conmon_cgroup", ToStd(st.message()));
   }
@@ -900,6 +944,7 @@ Config ApplyReloadable(const Config& current, const Config& next) {
   copy(std::span(kImageFields), result.image, next.image);
   copy(std::span(kNetworkFields), result.network, next.network);
   copy(std::span(kMetricsFields), result.metrics, next.metrics);
+  copy(std::span(kStatsFields), result.stats, next.stats);
   return result;
 }
 

@@ -152,6 +152,19 @@ struct MetricsSection {
   bool enable_metrics = false;
   std::string metrics_host = "127.0.0.1";
   int64_t metrics_port = 9090;
+  std::string metrics_socket;  // also serve on this unix socket when set
+  std::vector<std::string> metrics_collectors = DefaultMetricsCollectors();
+
+  static std::vector<std::string> DefaultMetricsCollectors();  // every collector cricket serves
+  absl::Status Validate() const;
+};
+
+// [crio.stats]
+struct StatsSection {
+  // Metric groups ListPodSandboxMetrics reports (cri_metrics.h): "cpu", "memory", "network", "disk",
+  // "diskIO", "hugetlb", "oom", "process", "spec", "pressure", or just "all". container_last_seen is
+  // always reported.
+  std::vector<std::string> included_pod_metrics = {"cpu", "memory", "network"};
 
   absl::Status Validate() const;
 };
@@ -164,6 +177,7 @@ struct Config {
   ImageSection image;
   NetworkSection network;
   MetricsSection metrics;
+  StatsSection stats;
 
   // Checks every section; the error names the table and key ("crio.api.stream_port: ...").
   absl::Status Validate() const;

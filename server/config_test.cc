@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -276,6 +277,45 @@ TEST(ParseDuration, GoSyntax) {
   EXPECT_FALSE(ParseDuration("10").ok());
   EXPECT_FALSE(ParseDuration("5 min").ok());
   EXPECT_FALSE(ParseDuration("").ok());
+}
+
+TEST_F(ConfigTest, MetricsAndStatsTables) {
+  auto defaults = Load();
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_FALSE(defaults->metrics.enable_metrics);
+  EXPECT_EQ(defaults->metrics.metrics_host, "127.0.0.1");
+  EXPECT_TRUE(defaults->metrics.metrics_socket.empty());
+  EXPECT_NE(std::find(defaults->metrics.metrics_collectors.begin(),
+                      defaults->metrics.metrics_collectors.end(), "operations_total"),
+            defaults->metrics.metrics_collectors.end());
+  EXPECT_EQ(defaults->stats.included_pod_metrics, (std::vector<std::string>{"cpu", "memory", "network"}));
+
+  Write("cricket.conf",
+        "[crio.metrics]\nenable_metrics = true\nmetrics_socket = \"/run/m.sock\"\n"
+        "metrics_collectors = [\"crio_operations_total\", \"image_pulls_layer_size\"]\n"
+        "[crio.stats]\nincluded_pod_metrics = [\"all\"]\n");
+  auto c = Load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->metrics.enable_metrics);
+  EXPECT_EQ(c->metrics.metrics_socket, "/run/m.sock");
+  EXPECT_EQ(c->metrics.metrics_collectors.size(), 2u);
+  EXPECT_EQ(c->stats.included_pod_metrics, std::vector<std::string>{"all"});
+  EXPECT_TRUE(warnings_.empty());
+
+  auto refused = [&](const std::string& toml, const std::string& want) {
+    Write("cricket.conf", toml);
+    auto r = Load();
+    ASSERT_FALSE(r.ok()) << toml;
+    EXPECT_TRUE(absl::StrContains(r.status().message(), want)) << r.status();
+  };
+  refused("[crio.metrics]\nmetrics_collectors = [\"no_such\"]\n",
+          "crio.metrics.metrics_collectors: unknown collector \"no_such\"");
+  refused("[crio.metrics]\nmetrics_socket = \"relative.sock\"\n", "crio.metrics.metrics_socket");
+  refused("[crio.stats]\nincluded_pod_metrics = [\"cpu\", \"gpu\"]\n",
+          "crio.stats.included_pod_metrics: unknown metric group \"gpu\"");
+  refused("[crio.stats]\nincluded_pod_metrics = [\"all\", \"cpu\"]\n", "\"all\" must be the only entry");
+  refused("[crio.stats]\nincluded_pod_metrics = \"cpu\"\n",
+          "crio.stats.included_pod_metrics: expected an array");
 }
 
 }  // namespace

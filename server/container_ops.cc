@@ -310,13 +310,19 @@ absl::Status CriRuntime::StartContainer(const std::string& id) {
   }
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(c.runtime_handler));
   // Taken before the process is released: a quick one may exit (its monitor stamping finished_at)
-  // before Start returns, and started_at must never be after finished_at.
+  // before Start returns, and started_at must never be after finished_at. Recorded before the
+  // release too, so that the exit of such a process is seen after its start (container_events.h).
   int64_t released_at = RealtimeNow();
+  {
+    absl::MutexLock l(&container->mu);
+    container->record.started_at = released_at;
+  }
   absl::Status st = rt->Start(c.id);
   absl::MutexLock l(&container->mu);
   ContainerRecord& r = container->record;
   if (!st.ok()) {
     (void)rt->Kill(c.id, SIGKILL, /*all=*/true);
+    r.started_at = 0;
     r.state = ContainerState::kExited;
     r.finished_at = RealtimeNow();
     r.exit_code = 128;

@@ -1,6 +1,7 @@
 // gRPC adapters of the container RPCs (the work is in container_ops.cc and exec_ops.cc).
 #include "lib/common/strings.h"
 #include "server/grpc_status.h"
+#include "server/list_streaming.h"
 #include "server/runtime_service.h"
 
 namespace cricket::server {
@@ -38,6 +39,19 @@ grpc::Status RuntimeServiceImpl::ContainerStatus(grpc::ServerContext*, const v1:
 grpc::Status RuntimeServiceImpl::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* req,
                                                 v1::ListContainersResponse* resp) {
   return ToGrpcStatus(runtime_.ListContainers(req->filter(), resp));
+}
+
+grpc::Status RuntimeServiceImpl::StreamContainers(grpc::ServerContext* ctx,
+                                                  const v1::StreamContainersRequest* req,
+                                                  grpc::ServerWriter<v1::StreamContainersResponse>* writer) {
+  v1::ListContainersResponse all;
+  if (absl::Status st = runtime_.ListContainers(req->filter(), &all); !st.ok()) return ToGrpcStatus(st);
+  PageWriter<v1::StreamContainersResponse, v1::Container> pages(
+      "StreamContainers", ctx, writer, &v1::StreamContainersResponse::mutable_containers);
+  for (v1::Container& c : *all.mutable_containers()) {
+    if (!pages.Add(std::move(c))) break;
+  }
+  return pages.Finish();
 }
 
 grpc::Status RuntimeServiceImpl::UpdateContainerResources(grpc::ServerContext*,

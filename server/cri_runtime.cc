@@ -69,7 +69,13 @@ CriRuntime::CriRuntime(const ConfigHolder& config, HelperPaths helpers, std::uni
       helpers_(std::move(helpers)),
       store_(std::move(store)),
       host_(std::move(host)),
-      state_(config.Get()->root.root) {}
+      metrics_(std::make_unique<metrics::DaemonMetrics>(config.Get()->metrics.metrics_collectors,
+                                                        config.Get()->runtime.default_runtime)),
+      state_(config.Get()->root.root),
+      runtime_config_(JoinPath(config.Get()->root.root, "runtime-config.json")) {
+  state_.SetObserver(&events_);
+  ConnectEventsAndMetrics();
+}
 
 CriRuntime::~CriRuntime() {
   if (stop_event_) {
@@ -127,6 +133,9 @@ absl::StatusOr<std::unique_ptr<CriRuntime>> CriRuntime::Open(const ConfigHolder&
 
   ASSIGN_OR_RETURN(conmon::ExitWatcher watcher, conmon::ExitWatcher::Open(cfg->ExitsDir()));
   rt->exits_.emplace(std::move(watcher));
+  if (absl::Status st = rt->runtime_config_.Load(); !st.ok()) {
+    log::Warn("state", "ignoring the stored runtime config; kubelet sends it again", {{"error", st}});
+  }
   RETURN_IF_ERROR(rt->Recover());
 
   rt->stop_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

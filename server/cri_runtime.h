@@ -26,7 +26,10 @@
 #include "lib/storage/store.h"
 #include "runtime/v1/api.pb.h"
 #include "server/config_holder.h"
+#include "server/container_events.h"
+#include "server/metrics/daemon_metrics.h"
 #include "server/records.h"
+#include "server/runtime_config.h"
 #include "server/usage_stats.h"
 #include "server/user_namespace.h"
 
@@ -114,6 +117,25 @@ class CriRuntime {
   absl::StatusOr<ExecSyncResult> ExecSync(const std::string& id, const std::vector<std::string>& cmd,
                                           int64_t timeout_seconds);
 
+  // ---- container events (container_events.cc)
+  ContainerEvents& events() { return events_; }
+  // The CRI message of a recorded event: the pod's status and its containers' statuses as recorded.
+  void EventToCri(const ContainerEvent& e, ::runtime::v1::ContainerEventResponse* out);
+
+  // ---- CRI metrics (cri_metrics.cc)
+  absl::Status ListMetricDescriptors(::runtime::v1::ListMetricDescriptorsResponse* resp);
+  absl::Status PodSandboxMetrics(const std::string& id, ::runtime::v1::PodSandboxMetrics* out);
+  absl::Status ListPodSandboxMetrics(::runtime::v1::ListPodSandboxMetricsResponse* resp);
+
+  // ---- runtime config (runtime_config.cc) and pod-level resources (sandbox_resources.cc)
+  // InvalidArgument for a malformed pod CIDR.
+  absl::Status UpdateRuntimeConfig(const ::runtime::v1::RuntimeConfig& config);
+  std::vector<std::string> PodCidrs() const { return runtime_config_.PodCidrs(); }
+  absl::Status UpdatePodSandboxResources(const ::runtime::v1::UpdatePodSandboxResourcesRequest& req);
+
+  // The Prometheus metrics of the daemon (server/metrics/daemon_metrics.h).
+  metrics::DaemonMetrics& metrics() { return *metrics_; }
+
   storage::Store& store() { return *store_; }
   cni::Manager& cni() { return *cni_; }
   const HostFacts& host() const { return host_; }
@@ -139,6 +161,12 @@ class CriRuntime {
   // sandbox_ops.cc
   absl::Status StopSandboxLocked(Sandbox& sandbox) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sandbox.op_mu);
   absl::Status StartInfra(SandboxRecord& s, const Config& cfg);
+  // `info` (the verbose status) when not null.
+  void FillSandboxStatus(const SandboxRecord& s, ::runtime::v1::PodSandboxStatus* st,
+                         std::map<std::string, std::string>* info);
+
+  // container_events.cc: events feed the metrics (OOM kills) and the metrics read the event counters.
+  void ConnectEventsAndMetrics();
 
   // container_ops.cc
   absl::Status InjectConfiguredHooks(const std::vector<std::string>& dirs, const std::string& id,
@@ -155,7 +183,10 @@ class CriRuntime {
   const HelperPaths helpers_;
   std::unique_ptr<storage::Store> store_;
   const HostFacts host_;
+  ContainerEvents events_;  // the observer of state_: declared first, destroyed last
+  std::unique_ptr<metrics::DaemonMetrics> metrics_;
   StateStore state_;
+  RuntimeConfigStore runtime_config_;
   std::unique_ptr<cni::Manager> cni_;
   std::map<std::string, std::unique_ptr<runtime::Runtime>> runtimes_;  // by handler name
   std::string infra_rootfs_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/algorithm/container.h"
 #include "lib/common/file_util.h"
 #include "lib/common/logging.h"
 #include "lib/common/path_util.h"
@@ -19,6 +20,7 @@
 #include "lib/sys/systemd_notify.h"
 #include "server/build_info.h"
 #include "server/image_service.h"
+#include "server/metrics/endpoint.h"
 #include "server/rpc_interceptor.h"
 #include "server/runtime_service.h"
 #include "server/streaming_backend.h"
@@ -85,6 +87,28 @@ absl::StatusOr<std::unique_ptr<streaming::StreamingServer>> StartStreaming(const
   return server;
 }
 
+// The Prometheus endpoint ([crio.metrics]); null when metrics are off.
+absl::StatusOr<std::unique_ptr<metrics::Endpoint>> StartMetrics(const Config& config, CriRuntime& cri) {
+  const MetricsSection& m = config.metrics;
+  for (const std::string& c : m.metrics_collectors) {
+    if (absl::c_linear_search(metrics::UnservedCriOCollectors(), metrics::StripCollectorPrefix(c))) {
+      log::Warn("metrics", "collector not served by cricket (ignored)", {{"collector", c}});
+    }
+  }
+  SetRpcDoneHook([&cri](std::string_view method, int code, int64_t ns) {
+    cri.metrics().RecordOperation(method, code, ns);
+  });
+  if (!m.enable_metrics) return nullptr;
+  metrics::EndpointOptions o;
+  o.host = m.metrics_host;
+  o.port = static_cast<int>(m.metrics_port);
+  o.socket_path = m.metrics_socket;
+  ASSIGN_OR_RETURN(auto endpoint, metrics::Endpoint::Start(o, [&cri] { return cri.metrics().Render(); }));
+  log::Info("server", "metrics endpoint listening",
+            {{"address", StrCat(m.metrics_host, ":", endpoint->port())}, {"socket", m.metrics_socket}});
+  return endpoint;
+}
+
 }  // namespace
 
 void BlockDaemonSignals() {
@@ -119,6 +143,7 @@ absl::Status Daemon::Run() {
   ASSIGN_OR_RETURN(HelperPaths helpers, CriRuntime::FindHelpers(*config));
   ASSIGN_OR_RETURN(std::unique_ptr<CriRuntime> cri, CriRuntime::Open(config_, helpers));
   ASSIGN_OR_RETURN(std::unique_ptr<streaming::StreamingServer> streams, StartStreaming(*config, *cri));
+  ASSIGN_OR_RETURN(std::unique_ptr<metrics::Endpoint> metrics_endpoint, StartMetrics(*config, *cri));
   RuntimeServiceImpl runtime_service(config_, *cri, *streams);
   ImageServiceImpl image_service(config_, *cri);
 
@@ -169,6 +194,8 @@ absl::Status Daemon::Run() {
   // In-flight RPCs may finish within the grace period; then they are cancelled. gRPC's own deadline
   // would also wait for idle client connections (kubelet never closes its own), so the wait for
   // in-flight calls is done here and the server is then shut down with a short deadline.
+  // Event streams never finish on their own: they end now, so that they do not hold up the grace.
+  cri->events().Shutdown();
   int64_t grace_end =
       MonotonicNow() + std::chrono::duration_cast<std::chrono::nanoseconds>(kShutdownGrace).count();
   while (InFlightRpcs() > 0 && MonotonicNow() < grace_end) {
@@ -177,6 +204,8 @@ absl::Status Daemon::Run() {
   server->Shutdown(std::chrono::system_clock::now() + kShutdownLastCalls);
   server->Wait();
   streams->Stop();
+  if (metrics_endpoint) metrics_endpoint->Stop();
+  SetRpcDoneHook(nullptr);
   if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT) {
     log::Warn("server", "cannot remove socket", {{"socket", socket_path}, {"errno", ErrnoName(errno)}});
   }

@@ -11,6 +11,7 @@
 #include "lib/common/time_util.h"
 #include "server/grpc_status.h"
 #include "server/image_service.h"
+#include "server/list_streaming.h"
 
 namespace cricket::server {
 
@@ -85,7 +86,11 @@ grpc::Status ImageServiceImpl::PullImage(grpc::ServerContext* ctx, const v1::Pul
   // The pod's namespace selects a per-namespace signature policy ([crio.image] signature_policy_dir).
   const std::string& ns = req->sandbox_config().metadata().namespace_();
   auto pulled = images_.Pull(name, creds ? &*creds : nullptr, call.get(), ns);
-  if (!pulled.ok()) return ToGrpcStatus(Annotate(pulled.status(), StrCat("pull ", name)));
+  if (!pulled.ok()) {
+    runtime_.metrics().RecordPullFailure(ToStd(absl::StatusCodeToString(pulled.status().code())));
+    return ToGrpcStatus(Annotate(pulled.status(), StrCat("pull ", name)));
+  }
+  runtime_.metrics().RecordPullSuccess(pulled->bytes_fetched, pulled->layers_reused);
   // CRI: image_ref must equal Image.id, the config digest.
   resp->set_image_ref(pulled->image.id);
   return grpc::Status::OK;
@@ -105,20 +110,35 @@ grpc::Status ImageServiceImpl::ImageStatus(grpc::ServerContext*, const v1::Image
   return grpc::Status::OK;
 }
 
+absl::Status ImageServiceImpl::ListImagesInto(const v1::ImageFilter& filter, v1::ListImagesResponse* resp) {
+  const std::string& name = filter.image().image();
+  if (!name.empty()) {
+    auto found = images_.Find(name);
+    if (absl::IsNotFound(found.status())) return absl::OkStatus();
+    RETURN_IF_ERROR(found.status());
+    *resp->add_images() = images_.ToCri(*found);
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::vector<storage::ImageInfo> all, images_.store().ListImages());
+  for (const storage::ImageInfo& info : all) *resp->add_images() = images_.ToCri(info);
+  return absl::OkStatus();
+}
+
 grpc::Status ImageServiceImpl::ListImages(grpc::ServerContext*, const v1::ListImagesRequest* req,
                                           v1::ListImagesResponse* resp) {
-  const std::string& filter = req->filter().image().image();
-  if (!filter.empty()) {
-    auto found = images_.Find(filter);
-    if (absl::IsNotFound(found.status())) return grpc::Status::OK;
-    if (!found.ok()) return ToGrpcStatus(found.status());
-    *resp->add_images() = images_.ToCri(*found);
-    return grpc::Status::OK;
+  return ToGrpcStatus(ListImagesInto(req->filter(), resp));
+}
+
+grpc::Status ImageServiceImpl::StreamImages(grpc::ServerContext* ctx, const v1::StreamImagesRequest* req,
+                                            grpc::ServerWriter<v1::StreamImagesResponse>* writer) {
+  v1::ListImagesResponse all;
+  if (absl::Status st = ListImagesInto(req->filter(), &all); !st.ok()) return ToGrpcStatus(st);
+  PageWriter<v1::StreamImagesResponse, v1::Image> pages("StreamImages", ctx, writer,
+                                                        &v1::StreamImagesResponse::mutable_images);
+  for (v1::Image& image : *all.mutable_images()) {
+    if (!pages.Add(std::move(image))) break;
   }
-  auto all = images_.store().ListImages();
-  if (!all.ok()) return ToGrpcStatus(all.status());
-  for (const storage::ImageInfo& info : *all) *resp->add_images() = images_.ToCri(info);
-  return grpc::Status::OK;
+  return pages.Finish();
 }
 
 grpc::Status ImageServiceImpl::RemoveImage(grpc::ServerContext*, const v1::RemoveImageRequest* req,

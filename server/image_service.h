@@ -1,4 +1,4 @@
-// runtime.v1.ImageService: image_rpcs.cc (PullImage, ImageStatus, ListImages, RemoveImage) over
+// runtime.v1.ImageService: image_rpcs.cc (PullImage, ImageStatus, ListImages, StreamImages, RemoveImage) over
 // ImageManager, image_fs_info.cc (ImageFsInfo). RPCs not overridden here answer UNIMPLEMENTED, named by
 // the RPC interceptor.
 #pragma once
@@ -18,6 +18,8 @@ class ImageServiceImpl final : public ::runtime::v1::ImageService::Service {
   // image_rpcs.cc
   grpc::Status ListImages(grpc::ServerContext* ctx, const ::runtime::v1::ListImagesRequest* req,
                           ::runtime::v1::ListImagesResponse* resp) override;
+  grpc::Status StreamImages(grpc::ServerContext* ctx, const ::runtime::v1::StreamImagesRequest* req,
+                            grpc::ServerWriter<::runtime::v1::StreamImagesResponse>* writer) override;
   grpc::Status ImageStatus(grpc::ServerContext* ctx, const ::runtime::v1::ImageStatusRequest* req,
                            ::runtime::v1::ImageStatusResponse* resp) override;
   grpc::Status PullImage(grpc::ServerContext* ctx, const ::runtime::v1::PullImageRequest* req,
@@ -30,6 +32,9 @@ class ImageServiceImpl final : public ::runtime::v1::ImageService::Service {
                            ::runtime::v1::ImageFsInfoResponse* resp) override;
 
  private:
+  absl::Status ListImagesInto(const ::runtime::v1::ImageFilter& filter,
+                              ::runtime::v1::ListImagesResponse* resp);
+
   const ConfigHolder& config_;
   CriRuntime& runtime_;
   ImageManager images_;

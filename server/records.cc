@@ -86,6 +86,8 @@ std::string SandboxToJson(const SandboxRecord& s) {
             {"infra_start_time", s.infra_start_time},
             {"monitor_pid", s.monitor_pid},
             {"monitor_start_time", s.monitor_start_time}};
+  if (s.pod_overhead) j["pod_overhead"] = EncodeProto(*s.pod_overhead);
+  if (s.pod_resources) j["pod_resources"] = EncodeProto(*s.pod_resources);
   return j.dump();
 }
 
@@ -116,6 +118,11 @@ absl::StatusOr<SandboxRecord> SandboxFromJson(const std::string& text, const std
   RETURN_IF_ERROR(Get(j, "infra_start_time", s.infra_start_time, what));
   RETURN_IF_ERROR(Get(j, "monitor_pid", s.monitor_pid, what));
   RETURN_IF_ERROR(Get(j, "monitor_start_time", s.monitor_start_time, what));
+  for (auto [key, field] :
+       {std::pair{"pod_overhead", &s.pod_overhead}, {"pod_resources", &s.pod_resources}}) {
+    if (!j.contains(key)) continue;
+    RETURN_IF_ERROR(DecodeProto(j, key, field->emplace(), what));
+  }
   if (s.id.empty()) return absl::DataLossError(StrCat(what, ": record without id"));
   return s;
 }
@@ -227,8 +234,12 @@ absl::StatusOr<std::vector<std::string>> StateStore::Load() {
           s->record = *std::move(rec);
           s->committed = true;
         }
-        if (absl::Status st = AddSandbox(s, id, name); !st.ok())
+        if (absl::Status st = AddSandbox(s, id, name); !st.ok()) {
           problems.push_back(std::string(st.message()));
+        } else if (observer_ != nullptr) {
+          absl::MutexLock l(&s->mu);
+          observer_->Loaded(s->record);
+        }
       } else {
         auto rec = ContainerFromJson(*text, file);
         if (!rec.ok()) {
@@ -245,6 +256,9 @@ absl::StatusOr<std::vector<std::string>> StateStore::Load() {
         }
         if (absl::Status st = AddContainer(c, id, name, sandbox_id); !st.ok()) {
           problems.push_back(std::string(st.message()));
+        } else if (observer_ != nullptr) {
+          absl::MutexLock l(&c->mu);
+          observer_->Loaded(c->record);
         }
       }
     }
@@ -252,20 +266,35 @@ absl::StatusOr<std::vector<std::string>> StateStore::Load() {
   return problems;
 }
 
+// The observer hears of what is on disk: a record whose write failed is told with its next save (a
+// failed create is never published at all).
 absl::Status StateStore::Save(const SandboxRecord& s) const {
   std::string dir = SandboxDir(s.id);
   RETURN_IF_ERROR(MkdirAll(dir, 0700));
-  return WriteFileAtomic(dir + "/sandbox.json", SandboxToJson(s), 0600);
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/sandbox.json", SandboxToJson(s), 0600));
+  if (observer_ != nullptr) observer_->Saved(s);
+  return absl::OkStatus();
 }
 
 absl::Status StateStore::Save(const ContainerRecord& c) const {
   std::string dir = ContainerDir(c.id);
   RETURN_IF_ERROR(MkdirAll(dir, 0700));
-  return WriteFileAtomic(dir + "/container.json", ContainerToJson(c), 0600);
+  RETURN_IF_ERROR(WriteFileAtomic(dir + "/container.json", ContainerToJson(c), 0600));
+  if (observer_ != nullptr) observer_->Saved(c);
+  return absl::OkStatus();
 }
 
-absl::Status StateStore::Delete(const SandboxRecord& s) const { return RemoveAll(SandboxDir(s.id)); }
-absl::Status StateStore::Delete(const ContainerRecord& c) const { return RemoveAll(ContainerDir(c.id)); }
+absl::Status StateStore::Delete(const SandboxRecord& s) const {
+  RETURN_IF_ERROR(RemoveAll(SandboxDir(s.id)));
+  if (observer_ != nullptr) observer_->Deleted(s);
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::Delete(const ContainerRecord& c) const {
+  RETURN_IF_ERROR(RemoveAll(ContainerDir(c.id)));
+  if (observer_ != nullptr) observer_->Deleted(c);
+  return absl::OkStatus();
+}
 
 absl::Status StateStore::AddSandbox(std::shared_ptr<Sandbox> s, const std::string& id,
                                     const std::string& name) {

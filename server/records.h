@@ -44,6 +44,10 @@ struct SandboxRecord {
   uint64_t infra_start_time = 0;  // /proc/<pid>/stat field 22: with the pid, the process identity
   int monitor_pid = 0;
   uint64_t monitor_start_time = 0;
+  // UpdatePodSandboxResources: the pod-level resources kubelet applied to the pod's cgroup after a
+  // resize (shown in the verbose status). Unset until the first call.
+  std::optional<::runtime::v1::LinuxContainerResources> pod_overhead;
+  std::optional<::runtime::v1::LinuxContainerResources> pod_resources;
 };
 
 enum class ContainerState { kCreated, kRunning, kExited, kUnknown };
@@ -120,11 +124,29 @@ struct Guarded {
 using Sandbox = Guarded<SandboxRecord>;
 using Container = Guarded<ContainerRecord>;
 
+// Told of every record the store loads, saves (successfully) and deletes: the one place where state
+// changes of sandboxes and containers are recorded (container events and their metrics hang off it).
+// Saved runs with the object's mutex held (as Save requires), so an observer must be quick, take only
+// locks of its own, and never call back into the store.
+class RecordObserver {
+ public:
+  virtual ~RecordObserver() = default;
+  virtual void Loaded(const SandboxRecord& s) = 0;  // at daemon start, before anything changes
+  virtual void Loaded(const ContainerRecord& c) = 0;
+  virtual void Saved(const SandboxRecord& s) = 0;
+  virtual void Saved(const ContainerRecord& c) = 0;
+  virtual void Deleted(const SandboxRecord& s) = 0;
+  virtual void Deleted(const ContainerRecord& c) = 0;
+};
+
 // The in-memory index of every sandbox and container, backed by the on-disk records.
 class StateStore {
  public:
   // `dir` is <root>; records live in <dir>/pods and <dir>/containers.
   explicit StateStore(std::string dir) : dir_(std::move(dir)) {}
+
+  // Set once, before Load; not owned, must outlive the store.
+  void SetObserver(RecordObserver* observer) { observer_ = observer; }
 
   // Loads every record from disk (at daemon start). A record that cannot be read is reported in the
   // returned list of problems and skipped (its directory is left for inspection).
@@ -157,6 +179,7 @@ class StateStore {
   std::string ContainerDir(const std::string& id) const;
 
   std::string dir_;
+  RecordObserver* observer_ = nullptr;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Sandbox>> sandboxes_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Container>> containers_ ABSL_GUARDED_BY(mu_);

@@ -32,6 +32,7 @@ TEST_F(RecordsTest, RecordsRoundTripThroughDisk) {
     s->record.ips = {"10.88.0.2"};
     s->record.network_attached = true;
     s->record.userns_path = "/run/cricket/ns/userns/aaaa1111";
+    s->record.pod_resources.emplace().set_memory_limit_in_bytes(256 << 20);
     ASSERT_TRUE(store.Save(s->record).ok());
   }
   ASSERT_TRUE(store.AddSandbox(s, "aaaa1111", "pod_ns_uid_0").ok());
@@ -63,6 +64,9 @@ TEST_F(RecordsTest, RecordsRoundTripThroughDisk) {
     EXPECT_EQ(rs->record.ips, std::vector<std::string>{"10.88.0.2"});
     EXPECT_TRUE(rs->record.network_attached);
     EXPECT_EQ(rs->record.userns_path, "/run/cricket/ns/userns/aaaa1111");
+    ASSERT_TRUE(rs->record.pod_resources.has_value());
+    EXPECT_EQ(rs->record.pod_resources->memory_limit_in_bytes(), 256 << 20);
+    EXPECT_FALSE(rs->record.pod_overhead.has_value());
   }
   auto rc = reloaded.GetContainer("bbbb2222");
   ASSERT_NE(rc, nullptr);

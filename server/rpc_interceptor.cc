@@ -12,6 +12,7 @@ namespace {
 
 std::atomic<uint64_t> g_next_request_id{1};
 std::atomic<int64_t> g_in_flight{0};
+RpcDoneHook g_done_hook;
 
 class RpcInterceptor : public grpc::experimental::Interceptor {
  public:
@@ -32,6 +33,7 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
             grpc::Status(grpc::StatusCode::UNIMPLEMENTED, StrCat(method_, " is not implemented by cricket"));
         methods->ModifySendStatus(status);
       }
+      if (g_done_hook) g_done_hook(method_, static_cast<int>(status.error_code()), MonotonicNow() - start_);
       if (log::Enabled(log::Level::kDebug)) {
         log::Debug("rpc", "request done",
                    {{"id", id_},
@@ -53,6 +55,8 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
 }  // namespace
 
 int64_t InFlightRpcs() { return g_in_flight.load(std::memory_order_relaxed); }
+
+void SetRpcDoneHook(RpcDoneHook hook) { g_done_hook = std::move(hook); }
 
 grpc::experimental::Interceptor* RpcInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {

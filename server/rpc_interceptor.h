@@ -6,7 +6,9 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string_view>
 
 namespace cricket::server {
 
@@ -19,5 +21,10 @@ std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeRpcIn
 
 // RPCs whose interceptor exists: received and not yet finished.
 int64_t InFlightRpcs();
+
+// Called once per finished RPC with its method, gRPC status code and duration (the daemon's operation
+// metrics). Set before the server starts; not thread-safe to change while serving.
+using RpcDoneHook = std::function<void(std::string_view method, int code, int64_t duration_ns)>;
+void SetRpcDoneHook(RpcDoneHook hook);
 
 }  // namespace cricket::server

@@ -7,6 +7,7 @@
 #include "server/build_info.h"
 #include "server/config.h"
 #include "server/cri_runtime.h"
+#include "server/grpc_status.h"
 #include "server/runtime_service.h"
 
 namespace cricket::server {
@@ -73,6 +74,8 @@ grpc::Status RuntimeServiceImpl::Status(grpc::ServerContext*, const v1::StatusRe
       cni["file"] = (*current)->file;
     }
     if (!network.ok()) cni["error"] = std::string(network.message());
+    // UpdateRuntimeConfig's pod CIDR, handed to plugins that declare the ipRanges capability.
+    cni["podCIDRs"] = runtime_.PodCidrs();
     info["cni"] = cni.dump();
   }
   return grpc::Status::OK;
@@ -84,6 +87,12 @@ grpc::Status RuntimeServiceImpl::RuntimeConfig(grpc::ServerContext*, const v1::R
   resp->mutable_linux()->set_cgroup_driver(config->runtime.cgroup_manager == "systemd" ? v1::SYSTEMD
                                                                                        : v1::CGROUPFS);
   return grpc::Status::OK;
+}
+
+grpc::Status RuntimeServiceImpl::UpdateRuntimeConfig(grpc::ServerContext*,
+                                                     const v1::UpdateRuntimeConfigRequest* req,
+                                                     v1::UpdateRuntimeConfigResponse*) {
+  return ToGrpcStatus(runtime_.UpdateRuntimeConfig(req->runtime_config()));
 }
 
 }  // namespace cricket::server

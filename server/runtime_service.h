@@ -76,6 +76,54 @@ class RuntimeServiceImpl final : public ::runtime::v1::RuntimeService::Service {
   grpc::Status PortForward(grpc::ServerContext* ctx, const ::runtime::v1::PortForwardRequest* req,
                            ::runtime::v1::PortForwardResponse* resp) override;
 
+  // The Stream* list RPCs beside their List* siblings (sandbox_rpcs.cc, container_rpcs.cc,
+  // stats_rpcs.cc, metrics_rpcs.cc; list_streaming.h).
+  grpc::Status StreamPodSandboxes(
+      grpc::ServerContext* ctx, const ::runtime::v1::StreamPodSandboxesRequest* req,
+      grpc::ServerWriter<::runtime::v1::StreamPodSandboxesResponse>* writer) override;
+  grpc::Status StreamContainers(grpc::ServerContext* ctx, const ::runtime::v1::StreamContainersRequest* req,
+                                grpc::ServerWriter<::runtime::v1::StreamContainersResponse>* writer) override;
+  grpc::Status StreamContainerStats(
+      grpc::ServerContext* ctx, const ::runtime::v1::StreamContainerStatsRequest* req,
+      grpc::ServerWriter<::runtime::v1::StreamContainerStatsResponse>* writer) override;
+  grpc::Status StreamPodSandboxStats(
+      grpc::ServerContext* ctx, const ::runtime::v1::StreamPodSandboxStatsRequest* req,
+      grpc::ServerWriter<::runtime::v1::StreamPodSandboxStatsResponse>* writer) override;
+
+  // events_rpcs.cc
+  grpc::Status GetContainerEvents(grpc::ServerContext* ctx, const ::runtime::v1::GetEventsRequest* req,
+                                  grpc::ServerWriter<::runtime::v1::ContainerEventResponse>* writer) override;
+
+  // metrics_rpcs.cc
+  grpc::Status ListMetricDescriptors(grpc::ServerContext* ctx,
+                                     const ::runtime::v1::ListMetricDescriptorsRequest* req,
+                                     ::runtime::v1::ListMetricDescriptorsResponse* resp) override;
+  grpc::Status ListPodSandboxMetrics(grpc::ServerContext* ctx,
+                                     const ::runtime::v1::ListPodSandboxMetricsRequest* req,
+                                     ::runtime::v1::ListPodSandboxMetricsResponse* resp) override;
+  grpc::Status StreamPodSandboxMetrics(
+      grpc::ServerContext* ctx, const ::runtime::v1::StreamPodSandboxMetricsRequest* req,
+      grpc::ServerWriter<::runtime::v1::StreamPodSandboxMetricsResponse>* writer) override;
+
+  // runtime_info.cc
+  grpc::Status UpdateRuntimeConfig(grpc::ServerContext* ctx,
+                                   const ::runtime::v1::UpdateRuntimeConfigRequest* req,
+                                   ::runtime::v1::UpdateRuntimeConfigResponse* resp) override;
+
+  // sandbox_rpcs.cc
+  grpc::Status UpdatePodSandboxResources(grpc::ServerContext* ctx,
+                                         const ::runtime::v1::UpdatePodSandboxResourcesRequest* req,
+                                         ::runtime::v1::UpdatePodSandboxResourcesResponse* resp) override;
+
+  // checkpoint_rpcs.cc: not served (see there).
+  grpc::Status CheckpointContainer(grpc::ServerContext* ctx,
+                                   const ::runtime::v1::CheckpointContainerRequest* req,
+                                   ::runtime::v1::CheckpointContainerResponse* resp) override;
+  grpc::Status CheckpointPod(grpc::ServerContext* ctx, const ::runtime::v1::CheckpointPodRequest* req,
+                             ::runtime::v1::CheckpointPodResponse* resp) override;
+  grpc::Status RestorePod(grpc::ServerContext* ctx, const ::runtime::v1::RestorePodRequest* req,
+                          ::runtime::v1::RestorePodResponse* resp) override;
+
  private:
   const ConfigHolder& config_;
   CriRuntime& runtime_;

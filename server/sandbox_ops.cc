@@ -20,6 +20,7 @@
 #include "server/cri_runtime.h"
 #include "server/monitor_settings.h"
 #include "server/pod_files.h"
+#include "server/sandbox_resources.h"
 #include "server/user_namespace.h"
 
 namespace cricket::server {
@@ -287,7 +288,9 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   };
 
   if (!host_net) {
-    ASSIGN_OR_RETURN(cni::Attachment net, cni_->Setup(PodNetworkOf(s)));
+    cni::PodNetwork pod_network = PodNetworkOf(s);
+    pod_network.ip_ranges = runtime_config_.PodCidrs();  // the ipRanges capability (runtime_config.h)
+    ASSIGN_OR_RETURN(cni::Attachment net, cni_->Setup(pod_network));
     s.network_attached = true;
     s.ips = net.ips;
     RETURN_IF_ERROR(WriteFileAtomic(s.hosts_path, HostsFile(hostname, s.ips), 0644));
@@ -380,6 +383,11 @@ absl::Status CriRuntime::RemovePodSandbox(const std::string& id) {
   }
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(s.runtime_handler));
   if (absl::Status st = rt->Delete(s.id, /*force=*/true); !st.ok() && !absl::IsNotFound(st)) return st;
+  // The infra's monitor writes the exit file after it has reaped the infra: once it is gone, the file
+  // cannot appear again after its removal.
+  if (s.monitor_pid > 0 && !WaitGone(s.monitor_pid, s.monitor_start_time, 10000)) {
+    return absl::DeadlineExceededError(StrCat("the infra's monitor ", s.monitor_pid, " did not exit"));
+  }
   auto cfg = config_.Get();
   RETURN_IF_ERROR(conmon::RemoveExitFile(cfg->ExitsDir(), s.id));
   // The infra monitor's sockets, left behind if it was killed.
@@ -398,13 +406,8 @@ absl::Status CriRuntime::RemovePodSandbox(const std::string& id) {
   return absl::OkStatus();
 }
 
-absl::Status CriRuntime::PodSandboxStatus(const std::string& id, bool verbose,
-                                          v1::PodSandboxStatusResponse* resp) {
-  ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> sandbox, state_.FindSandbox(id));
-  absl::MutexLock l(&sandbox->mu);
-  if (!sandbox->committed) return absl::NotFoundError(StrCat("pod sandbox \"", id, "\" not found"));
-  const SandboxRecord& s = sandbox->record;
-  v1::PodSandboxStatus* st = resp->mutable_status();
+void CriRuntime::FillSandboxStatus(const SandboxRecord& s, v1::PodSandboxStatus* st,
+                                   std::map<std::string, std::string>* info) {
   st->set_id(s.id);
   *st->mutable_metadata() = s.config.metadata();
   st->set_state(s.state == SandboxState::kReady ? v1::SANDBOX_READY : v1::SANDBOX_NOTREADY);
@@ -418,16 +421,23 @@ absl::Status CriRuntime::PodSandboxStatus(const std::string& id, bool verbose,
   *st->mutable_labels() = s.config.labels();
   *st->mutable_annotations() = s.config.annotations();
   st->set_runtime_handler(s.runtime_handler);
-  if (verbose) {
-    nlohmann::json info = {{"pid", s.infra_pid},
-                           {"monitorPid", s.monitor_pid},
-                           {"netns", s.netns_path},
-                           {"userns", s.userns_path},
-                           {"runDir", s.run_dir},
-                           {"cgroupParent", s.cgroup_parent},
-                           {"runtimeHandler", s.runtime_handler}};
-    (*resp->mutable_info())["info"] = info.dump();
+  if (info != nullptr) {
+    nlohmann::json j = {
+        {"pid", s.infra_pid},  {"monitorPid", s.monitor_pid},     {"netns", s.netns_path}, {"userns", s.userns_path},
+        {"runDir", s.run_dir}, {"cgroupParent", s.cgroup_parent}, {"runtimeHandler", s.runtime_handler}};
+    AddPodResourcesInfo(s, j);
+    (*info)["info"] = j.dump();
   }
+}
+
+absl::Status CriRuntime::PodSandboxStatus(const std::string& id, bool verbose,
+                                          v1::PodSandboxStatusResponse* resp) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> sandbox, state_.FindSandbox(id));
+  absl::MutexLock l(&sandbox->mu);
+  if (!sandbox->committed) return absl::NotFoundError(StrCat("pod sandbox \"", id, "\" not found"));
+  std::map<std::string, std::string> info;
+  FillSandboxStatus(sandbox->record, resp->mutable_status(), verbose ? &info : nullptr);
+  for (auto& [k, v] : info) (*resp->mutable_info())[k] = v;
   return absl::OkStatus();
 }
 

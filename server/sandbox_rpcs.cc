@@ -1,5 +1,6 @@
 // gRPC adapters of the pod sandbox RPCs (the work is in sandbox_ops.cc).
 #include "server/grpc_status.h"
+#include "server/list_streaming.h"
 #include "server/runtime_service.h"
 
 namespace cricket::server {
@@ -34,6 +35,26 @@ grpc::Status RuntimeServiceImpl::PodSandboxStatus(grpc::ServerContext*,
 grpc::Status RuntimeServiceImpl::ListPodSandbox(grpc::ServerContext*, const v1::ListPodSandboxRequest* req,
                                                 v1::ListPodSandboxResponse* resp) {
   return ToGrpcStatus(runtime_.ListPodSandbox(req->filter(), resp));
+}
+
+grpc::Status RuntimeServiceImpl::StreamPodSandboxes(
+    grpc::ServerContext* ctx, const v1::StreamPodSandboxesRequest* req,
+    grpc::ServerWriter<v1::StreamPodSandboxesResponse>* writer) {
+  v1::ListPodSandboxResponse all;
+  if (absl::Status st = runtime_.ListPodSandbox(req->filter(), &all); !st.ok()) return ToGrpcStatus(st);
+  PageWriter<v1::StreamPodSandboxesResponse, v1::PodSandbox> pages(
+      "StreamPodSandboxes", ctx, writer, &v1::StreamPodSandboxesResponse::mutable_pod_sandboxes);
+  for (v1::PodSandbox& p : *all.mutable_items()) {
+    if (!pages.Add(std::move(p))) break;
+  }
+  return pages.Finish();
+}
+
+// Best effort (api.proto): only an unknown sandbox is an error.
+grpc::Status RuntimeServiceImpl::UpdatePodSandboxResources(grpc::ServerContext*,
+                                                           const v1::UpdatePodSandboxResourcesRequest* req,
+                                                           v1::UpdatePodSandboxResourcesResponse*) {
+  return ToGrpcStatus(runtime_.UpdatePodSandboxResources(*req));
 }
 
 }  // namespace cricket::server

@@ -19,6 +19,7 @@
 #include "lib/sys/pidfd.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
+#include "server/stats_collector.h"
 #include "server/usage_stats.h"
 
 namespace cricket::server {
@@ -44,30 +45,7 @@ std::string PodKey(const std::string& sandbox_id) { return "pod/" + sandbox_id; 
 
 }  // namespace
 
-// Fills the CRI stats messages for CriRuntime; a friend, so that it reaches the runtimes, the store,
-// the host facts and the rate tracker.
-class StatsCollector {
- public:
-  explicit StatsCollector(CriRuntime& rt) : rt_(rt), cfg_(rt.config_.Get()) {}
-
-  // Returns the cgroup statistics it read (none for a container that is not running).
-  std::optional<cgroups::Stats> Container(const ContainerRecord& c, v1::ContainerStats* out);
-  void Pod(const SandboxRecord& s, v1::PodSandboxStats* out);
-  // Drops the remembered CPU readings of containers and pods that no longer exist.
-  void ForgetGone();
-
- private:
-  absl::StatusOr<cgroups::Stats> RuntimeStats(const std::string& handler, const std::string& id);
-  // The pod's cgroup (see the top of this file); nullopt without a cgroup parent.
-  std::optional<cgroups::CgroupPath> PodCgroup(const SandboxRecord& s) const;
-  cgroups::Stats PodCgroupStats(const SandboxRecord& s, const std::vector<cgroups::Stats>& containers);
-  void FillCpuMemory(const cgroups::Stats& st, const std::string& key, v1::CpuUsage* cpu,
-                     v1::MemoryUsage* mem);
-  void FillNetwork(const SandboxRecord& s, v1::NetworkUsage* out);
-
-  CriRuntime& rt_;
-  std::shared_ptr<const Config> cfg_;
-};
+StatsCollector::StatsCollector(CriRuntime& rt) : rt_(rt), cfg_(rt.config_.Get()) {}
 
 absl::StatusOr<cgroups::Stats> StatsCollector::RuntimeStats(const std::string& handler,
                                                             const std::string& id) {
@@ -120,14 +98,21 @@ std::optional<cgroups::Stats> StatsCollector::Container(const ContainerRecord& c
   return read;
 }
 
-std::optional<cgroups::CgroupPath> StatsCollector::PodCgroup(const SandboxRecord& s) const {
-  if (s.cgroup_parent.empty()) return std::nullopt;
+std::optional<cgroups::CgroupPath> StatsCollector::MemberCgroup(const SandboxRecord& s,
+                                                                const std::string& id) const {
   const std::string& manager = cfg_->runtime.cgroup_manager;
   auto driver = cgroups::ParseDriver(manager);
   if (!driver.ok()) return std::nullopt;
+  auto path = cgroups::ParseCgroupsPath(*driver, CgroupsPath(manager, s.cgroup_parent, id), id);
+  if (!path.ok()) return std::nullopt;
+  return *std::move(path);
+}
+
+std::optional<cgroups::CgroupPath> StatsCollector::PodCgroup(const SandboxRecord& s) const {
+  if (s.cgroup_parent.empty()) return std::nullopt;
   // The infra container's cgroup as the runtime placed it; the pod's is its parent.
-  auto infra = cgroups::ParseCgroupsPath(*driver, CgroupsPath(manager, s.cgroup_parent, s.id), s.id);
-  if (!infra.ok()) return std::nullopt;
+  auto infra = MemberCgroup(s, s.id);
+  if (!infra) return std::nullopt;
   std::string parent = DirName(infra->path);
   if (parent.empty() || parent == "/" || parent == ".") return std::nullopt;  // never the root cgroup
   return cgroups::CgroupPath{parent, infra->relative};
@@ -149,20 +134,24 @@ cgroups::Stats StatsCollector::PodCgroupStats(const SandboxRecord& s,
   return SumStats(parts);
 }
 
-void StatsCollector::FillNetwork(const SandboxRecord& s, v1::NetworkUsage* out) {
-  if (s.netns_path.empty() || s.infra_pid <= 0) return;  // host network: not the pod's to report
+std::optional<std::vector<InterfaceCounters>> StatsCollector::PodInterfaces(const SandboxRecord& s) {
+  if (s.netns_path.empty() || s.infra_pid <= 0) return std::nullopt;  // host network: not the pod's
   auto pidfd = sys::PidFd::OpenIdentity({s.infra_pid, s.infra_start_time});
-  if (!pidfd.ok()) return;
+  if (!pidfd.ok()) return std::nullopt;
   auto text = ReadFile(StrCat("/proc/", s.infra_pid, "/net/dev"));
   // Still alive after the read: the file was the infra process's, not a reused pid's.
-  if (!text.ok() || pidfd->Exited()) return;
+  if (!text.ok() || pidfd->Exited()) return std::nullopt;
   auto interfaces = ParseNetDev(*text);
   if (!interfaces.ok()) {
     log::Warn(kComponent, "cannot parse net/dev",
               {{"id", s.id}, {"error", ToStd(interfaces.status().message())}});
-    return;
+    return std::nullopt;
   }
-  FillNetworkUsage(*interfaces, kPodInterface, RealtimeNow(), out);
+  return *std::move(interfaces);
+}
+
+void StatsCollector::FillNetwork(const SandboxRecord& s, v1::NetworkUsage* out) {
+  if (auto interfaces = PodInterfaces(s)) FillNetworkUsage(*interfaces, kPodInterface, RealtimeNow(), out);
 }
 
 void StatsCollector::Pod(const SandboxRecord& s, v1::PodSandboxStats* out) {

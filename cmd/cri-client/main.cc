@@ -12,7 +12,16 @@
 //       one pod after another; prints each latency, then median and p90; leaves the pods running
 //       (remove-all cleans up). Pod i logs to DIR/i (default /tmp/NAME-logs/i), created beforehand
 //       as kubelet does.
+//   cricket-cri --endpoint ... bench-cycles --image IMAGE [--count 50] [--prefix NAME] [--log-root DIR]
+//       pod life cycles, one after another: RunPodSandbox, CreateContainer + StartContainer of
+//       `IMAGE sleep 3600`, StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox; prints
+//       each cycle's wall time, then median and p90
+//   cricket-cri --endpoint ... events [--stall]
+//       GetContainerEvents: one line per event ("<created_at> <TYPE> <id> pod=<sandbox id>") until the
+//       stream ends; with --stall it subscribes and never reads (a stuck subscriber, for benchmarks),
+//       on a connection with a small receive window, until it is killed
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -36,7 +45,9 @@ constexpr char kUsage[] =
     "  remove-all                          stop and remove every pod sandbox\n"
     "  status                              the runtime's conditions\n"
     "  pull --image IMAGE\n"
-    "  bench-pods --image IMAGE [--count N] [--runtime-handler H] [--prefix NAME] [--log-root DIR]\n";
+    "  bench-pods --image IMAGE [--count N] [--runtime-handler H] [--prefix NAME] [--log-root DIR]\n"
+    "  bench-cycles --image IMAGE [--count N] [--prefix NAME] [--log-root DIR]\n"
+    "  events [--stall]\n";
 
 struct Client {
   std::unique_ptr<v1::RuntimeService::Stub> rt;
@@ -148,11 +159,109 @@ int BenchPods(Client& c, const std::string& image, int count, const std::string&
   return 0;
 }
 
+void PrintSummary(std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
+  printf("median_ms %.1f\np90_ms %.1f\n", pct(0.5), pct(0.9));
+}
+
+// One pod's life: run, a container created and started, stopped and removed, the pod stopped and removed.
+bool PodCycle(Client& c, const std::string& image, const std::string& name, const std::string& log_dir) {
+  v1::PodSandboxConfig pod;
+  pod.mutable_metadata()->set_name(name);
+  pod.mutable_metadata()->set_namespace_("bench");
+  pod.mutable_metadata()->set_uid(name + "-uid");
+  pod.set_log_directory(log_dir);
+  if (absl::Status st = cricket::MkdirAll(log_dir, 0755); !st.ok()) {
+    fprintf(stderr, "cricket-cri: %s\n", st.ToString().c_str());
+    return false;
+  }
+  v1::RunPodSandboxRequest run;
+  *run.mutable_config() = pod;
+  v1::RunPodSandboxResponse ran;
+  if (!Check(c.rt->RunPodSandbox(Ctx().get(), run, &ran), "RunPodSandbox")) return false;
+  v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id(ran.pod_sandbox_id());
+  *create.mutable_sandbox_config() = pod;
+  create.mutable_config()->mutable_metadata()->set_name("sleep");
+  create.mutable_config()->mutable_image()->set_image(image);
+  create.mutable_config()->add_command("sleep");
+  create.mutable_config()->add_command("3600");
+  create.mutable_config()->set_log_path("sleep.log");
+  v1::CreateContainerResponse created;
+  if (!Check(c.rt->CreateContainer(Ctx().get(), create, &created), "CreateContainer")) return false;
+  const std::string& id = created.container_id();
+  v1::StartContainerRequest start;
+  start.set_container_id(id);
+  v1::StartContainerResponse started;
+  v1::StopContainerRequest stop;
+  stop.set_container_id(id);
+  v1::StopContainerResponse stopped;
+  v1::RemoveContainerRequest remove;
+  remove.set_container_id(id);
+  v1::RemoveContainerResponse removed;
+  v1::StopPodSandboxRequest stop_pod;
+  stop_pod.set_pod_sandbox_id(ran.pod_sandbox_id());
+  v1::StopPodSandboxResponse pod_stopped;
+  v1::RemovePodSandboxRequest remove_pod;
+  remove_pod.set_pod_sandbox_id(ran.pod_sandbox_id());
+  v1::RemovePodSandboxResponse pod_removed;
+  return Check(c.rt->StartContainer(Ctx().get(), start, &started), "StartContainer") &&
+         Check(c.rt->StopContainer(Ctx().get(), stop, &stopped), "StopContainer") &&
+         Check(c.rt->RemoveContainer(Ctx().get(), remove, &removed), "RemoveContainer") &&
+         Check(c.rt->StopPodSandbox(Ctx().get(), stop_pod, &pod_stopped), "StopPodSandbox") &&
+         Check(c.rt->RemovePodSandbox(Ctx().get(), remove_pod, &pod_removed), "RemovePodSandbox");
+}
+
+int BenchCycles(Client& c, const std::string& image, int count, const std::string& prefix,
+                std::string log_root) {
+  v1::PullImageRequest pull;
+  pull.mutable_image()->set_image(image);
+  v1::PullImageResponse pulled;
+  if (!Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image)) return 1;
+  if (log_root.empty()) log_root = StrCat("/tmp/", prefix, "-logs");
+  std::vector<double> ms;
+  for (int i = 0; i < count; ++i) {
+    int64_t start = cricket::MonotonicNow();
+    if (!PodCycle(c, image, StrCat(prefix, "-", i), StrCat(log_root, "/", i))) return 1;
+    ms.push_back(static_cast<double>(cricket::MonotonicNow() - start) / 1e6);
+    printf("cycle %d: %.1f ms\n", i, ms.back());
+  }
+  PrintSummary(ms);
+  return 0;
+}
+
+int Events(const std::string& target, bool stall) {
+  grpc::ChannelArguments args;
+  if (stall) {
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
+  }
+  auto stub = v1::RuntimeService::NewStub(
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext ctx;
+  auto reader = stub->GetContainerEvents(&ctx, v1::GetEventsRequest());
+  if (stall) {
+    printf("subscribed; not reading\n");
+    fflush(stdout);
+    for (;;) pause();
+  }
+  v1::ContainerEventResponse e;
+  while (reader->Read(&e)) {
+    std::string type = v1::ContainerEventType_Name(e.container_event_type());
+    printf("%lld %s %s pod=%s\n", static_cast<long long>(e.created_at()), type.c_str(),
+           e.container_id().c_str(), e.pod_sandbox_status().id().c_str());
+    fflush(stdout);
+  }
+  return Check(reader->Finish(), "GetContainerEvents") ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string endpoint, command, image, handler, prefix = "bench", log_root;
   int count = 20;
+  bool stall = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -168,6 +277,8 @@ int main(int argc, char** argv) {
       prefix = value();
     } else if (a == "--log-root") {
       log_root = value();
+    } else if (a == "--stall") {
+      stall = true;
     } else if (command.empty() && a[0] != '-') {
       command = a;
     } else {
@@ -198,6 +309,14 @@ int main(int argc, char** argv) {
     }
     return BenchPods(c, image, count, handler, prefix, log_root);
   }
+  if (command == "bench-cycles") {
+    if (image.empty() || count <= 0) {
+      fputs(kUsage, stderr);
+      return 2;
+    }
+    return BenchCycles(c, image, count, prefix, log_root);
+  }
+  if (command == "events") return Events(target, stall);
   fputs(kUsage, stderr);
   return 2;
 }

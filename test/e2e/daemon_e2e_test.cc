@@ -121,16 +121,6 @@ TEST(DaemonE2E, UnbuiltRpcIsUnimplementedNamingTheRpc) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_TRUE(absl::StrContains(st.error_message(), "CheckpointContainer")) << st.error_message();
 
-  // A server-streaming RPC reports it on the stream.
-  grpc::ClientContext sctx;
-  v1::StreamPodSandboxesRequest sreq;
-  auto reader = stub->StreamPodSandboxes(&sctx, sreq);
-  v1::StreamPodSandboxesResponse sresp;
-  EXPECT_FALSE(reader->Read(&sresp));
-  grpc::Status sst = reader->Finish();
-  EXPECT_EQ(sst.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_TRUE(absl::StrContains(sst.error_message(), "StreamPodSandboxes")) << sst.error_message();
-
   // The daemon is still serving.
   grpc::ClientContext vctx;
   v1::VersionResponse vresp;
