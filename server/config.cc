@@ -122,7 +122,9 @@ const FieldSpec<RuntimeSection> kRuntimeFields[] = {
      "Directories of OCI hook definitions (oci-hooks(5) 1.0.0), in increasing precedence; re-read when they "
      "change."},
     {"device_ownership_from_security_context", &RuntimeSection::device_ownership_from_security_context,
-     kReload, "Give devices the container's run_as_user/run_as_group ownership."},
+     kReload,
+     "Requested devices (and a privileged container's host devices) are owned by the container's "
+     "run_as_user/run_as_group (0 when unset) instead of their host owners."},
     {"absent_mount_sources_to_reject", &RuntimeSection::absent_mount_sources_to_reject, kReload,
      "Bind-mount sources that must exist rather than be created."},
     {"cdi_spec_dirs", &RuntimeSection::cdi_spec_dirs, kReload,
@@ -162,7 +164,9 @@ const FieldSpec<ImageSection> kImageFields[] = {
     {"insecure_registries", &ImageSection::insecure_registries, kReload,
      "Registries reached over plain HTTP or unverified TLS (prefer registries.conf)."},
     {"image_volumes", &ImageSection::image_volumes, kReload,
-     "Image VOLUMEs: \"mkdir\", \"bind\" or \"ignore\"."},
+     "The VOLUMEs an image declares: \"mkdir\" makes each missing directory in the rootfs, owned by the "
+     "container's user; \"bind\" bind-mounts an empty directory of the container's own there; \"ignore\". "
+     "A CRI mount at the same path wins."},
     {"big_files_temporary_dir", &ImageSection::big_files_temporary_dir, kReload,
      "Accepted for crio.conf compatibility; no effect (warned about when set): layers stream into the "
      "store."},

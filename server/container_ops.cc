@@ -185,7 +185,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   // In a user namespace the image's layers are seen through the pod's maps (idmapped, not chowned).
   storage::RootfsOptions rootfs_options;
   if (userns) rootfs_options.idmap = {userns->uid_map, userns->gid_map};
-  RETURN_IF_ERROR(store_->CreateContainerRootfs(c.id, image.id, rootfs_options).status());
+  ASSIGN_OR_RETURN(storage::ContainerRootfs created,
+                   store_->CreateContainerRootfs(c.id, image.id, rootfs_options));
   absl::Cleanup remove_rootfs = [&] { (void)store_->RemoveContainerRootfs(c.id); };
   ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id, rootfs_options.idmap));
   ASSIGN_OR_RETURN(std::vector<ImageVolumeMount> image_volumes, MountImageVolumes(*store_, c.id, config));
@@ -207,6 +208,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   ASSIGN_OR_RETURN(in.seccomp, ResolveSeccomp(sc, cfg->runtime, caps, host_.seccomp_platform));
   in.cgroup_v2 = host_.cgroup_v2;
   in.image_volumes = std::move(image_volumes);
+  in.declared_volumes_dir = created.dir + "/volumes";  // removed with the rootfs
   in.cdi = &cdi_devices;
   SandboxShare& share = in.sandbox;
   share.id = sb.id;

@@ -14,6 +14,7 @@
 #include "lib/oci/default_spec.h"
 #include "server/cdi_devices.h"
 #include "server/cri_mounts.h"
+#include "server/declared_volumes.h"
 #include "server/user_lookup.h"
 
 namespace cricket::server {
@@ -472,13 +473,16 @@ absl::StatusOr<oci::Spec> BuildContainerSpec(const ContainerSpecInput& in) {
   }
   ASSIGN_OR_RETURN(proc.rlimits, DefaultRlimits(daemon.runtime.default_ulimits));
 
-  // Mounts: the defaults, the pod's files, then the CRI mounts (which win at the same destination).
+  // Mounts: the defaults, the pod's files, the image's declared volumes, then the CRI mounts (which win
+  // at the same destination).
   AddSandboxMounts(in, readonly_rootfs, spec.mounts);
+  RETURN_IF_ERROR(AddDeclaredVolumes(in, proc.user.uid, proc.user.gid, spec.mounts));
   std::string rootfs_propagation;
   RETURN_IF_ERROR(AddCriMounts(in, spec.mounts, rootfs_propagation));
   if (!rootfs_propagation.empty()) linux.rootfs_propagation = rootfs_propagation;
 
   // Devices.
+  size_t first_requested = linux.devices.size();
   if (sc.privileged()) {
     const RuntimeHandler* handler = nullptr;
     if (auto it = daemon.runtimes.find(daemon.runtime.default_runtime); it != daemon.runtimes.end()) {
@@ -486,10 +490,20 @@ absl::StatusOr<oci::Spec> BuildContainerSpec(const ContainerSpecInput& in) {
     }
     if (handler == nullptr || !handler->privileged_without_host_devices) {
       ASSIGN_OR_RETURN(linux.devices, oci::HostDevices(in.host_dev_dir));
+      first_requested = 0;
     }
   }
   for (const v1::Device& d : cfg.devices()) {
     RETURN_IF_ERROR(AddDevice(d.host_path(), d.container_path(), d.permissions(), linux));
+  }
+  if (daemon.runtime.device_ownership_from_security_context) {
+    // The requested devices (and a privileged container's host devices) belong to the container's
+    // run_as_user / run_as_group instead of their host owners (0 when unset), so that a non-root
+    // container can use them.
+    for (size_t i = first_requested; i < linux.devices.size(); ++i) {
+      linux.devices[i].uid = sc.has_run_as_user() ? sc.run_as_user().value() : 0;
+      linux.devices[i].gid = sc.has_run_as_group() ? sc.run_as_group().value() : 0;
+    }
   }
   if (in.cdi != nullptr) RETURN_IF_ERROR(ApplyCdiDevices(*in.cdi, in.cdi_host_devices, spec));
 

@@ -61,6 +61,9 @@ struct ContainerSpecInput {
   std::string host_dev_dir = "/dev";
   // The image volumes of the CRI mounts, mounted (MountImageVolumes).
   std::vector<ImageVolumeMount> image_volumes;
+  // For [crio.image] image_volumes = "bind": where the image's declared volumes get their directories
+  // (under the container's storage directory, so they go with it).
+  std::string declared_volumes_dir;
   // The container's CDI devices, resolved (nullptr: none), and how their host nodes are read.
   const cdi::Resolution* cdi = nullptr;
   cdi::HostDeviceLookup cdi_host_devices = cdi::StatHostDevice;

@@ -1,5 +1,6 @@
 #include "server/container_spec.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -416,6 +417,109 @@ TEST_F(ContainerSpecTest, BadInputIsNamed) {
   dev->set_container_path("/dev/x");
   EXPECT_NE(BuildContainerSpec(in_).status().message().find("not a character or block device"),
             std::string::npos);
+}
+
+TEST_F(ContainerSpecTest, DeviceOwnershipFromSecurityContext) {
+  auto* dev = config_.add_devices();
+  dev->set_host_path("/dev/null");
+  dev->set_container_path("/dev/mynull");
+  config_.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(1000);
+  config_.mutable_linux()->mutable_security_context()->mutable_run_as_group()->set_value(2000);
+  auto find = [](const oci::Spec& s) -> const oci::Device* {
+    for (const auto& d : s.linux->devices) {
+      if (d.path == "/dev/mynull") return &d;
+    }
+    return nullptr;
+  };
+  // Off (the default): the host's owner of /dev/null (root).
+  auto spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_NE(find(*spec), nullptr);
+  EXPECT_EQ(find(*spec)->uid, 0u);
+  EXPECT_EQ(find(*spec)->gid, 0u);
+  // On: the container's run_as_user / run_as_group; the default devices keep theirs.
+  daemon_.runtime.device_ownership_from_security_context = true;
+  spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_NE(find(*spec), nullptr);
+  EXPECT_EQ(find(*spec)->uid, 1000u);
+  EXPECT_EQ(find(*spec)->gid, 2000u);
+  for (const auto& d : spec->linux->devices) {
+    if (d.path != "/dev/mynull") {
+      EXPECT_NE(d.uid, std::optional<uint32_t>(1000u)) << d.path;
+    }
+  }
+}
+
+class DeclaredVolumesTest : public ContainerSpecTest {
+ protected:
+  void SetUp() override {
+    ContainerSpecTest::SetUp();
+    if (geteuid() != 0) GTEST_SKIP() << "chowns directories: needs root";
+    image_.volumes = {"/data", "/var/cache/app"};
+    in_.declared_volumes_dir = dir_ + "/volumes";
+    config_.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(1000);
+  }
+  static std::pair<uid_t, gid_t> Owner(const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+    return {st.st_uid, st.st_gid};
+  }
+};
+
+TEST_F(DeclaredVolumesTest, MkdirMakesMissingDirectoriesInTheRootfsOwnedByTheUser) {
+  daemon_.image.image_volumes = "mkdir";
+  ASSERT_TRUE(MkdirAll(rootfs_ + "/var/cache/app").ok());  // the image has this one: left as it is
+  auto spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(Owner(rootfs_ + "/data"), std::make_pair(uid_t{1000}, gid_t{1000}));
+  EXPECT_EQ(Owner(rootfs_ + "/var/cache/app"), std::make_pair(uid_t{0}, gid_t{0}));
+  EXPECT_EQ(FindMount(*spec, "/data"), nullptr);
+  EXPECT_FALSE(PathExists(in_.declared_volumes_dir));
+}
+
+TEST_F(DeclaredVolumesTest, MkdirStaysInsideTheRootfs) {
+  daemon_.image.image_volumes = "mkdir";
+  std::string host = dir_ + "/host-side";
+  ASSERT_TRUE(MkdirAll(host).ok());
+  ASSERT_EQ(::symlink(host.c_str(), (rootfs_ + "/evil").c_str()), 0);
+  image_.volumes = {"/evil/data"};
+  auto spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(PathExists(host + "/data"));
+  EXPECT_TRUE(PathExists(rootfs_ + host + "/data"));  // the absolute link resolved inside the rootfs
+}
+
+TEST_F(DeclaredVolumesTest, BindGivesEachVolumeADirectoryOfItsOwnUnlessACriMountCoversIt) {
+  daemon_.image.image_volumes = "bind";
+  auto* m = config_.add_mounts();
+  m->set_host_path(dir_ + "/kubelet-volume");
+  m->set_container_path("/var/cache/app/");
+  auto spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const oci::Mount* data = FindMount(*spec, "/data");
+  ASSERT_NE(data, nullptr);
+  EXPECT_EQ(data->source, in_.declared_volumes_dir + "/0");
+  EXPECT_THAT(data->options, ::testing::IsSupersetOf({"rbind", "rw", "nodev", "nosuid"}));
+  EXPECT_EQ(Owner(data->source), std::make_pair(uid_t{1000}, gid_t{1000}));
+  const oci::Mount* cache = FindMount(*spec, "/var/cache/app");
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(cache->source, dir_ + "/kubelet-volume");  // kubelet's volume wins; nothing made for it
+  EXPECT_FALSE(PathExists(in_.declared_volumes_dir + "/1"));
+  EXPECT_FALSE(PathExists(rootfs_ + "/data"));
+}
+
+TEST_F(DeclaredVolumesTest, IgnoreDoesNothingAndARelativeVolumeIsRefused) {
+  daemon_.image.image_volumes = "ignore";
+  auto spec = BuildContainerSpec(in_);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(PathExists(rootfs_ + "/data"));
+  EXPECT_EQ(FindMount(*spec, "/data"), nullptr);
+  daemon_.image.image_volumes = "mkdir";
+  image_.volumes = {"relative/dir"};
+  spec = BuildContainerSpec(in_);
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spec.status().message(), ::testing::HasSubstr("relative/dir"));
 }
 
 }  // namespace
