@@ -1,6 +1,18 @@
-// An exclusive advisory lock (flock) on a file, held for the lifetime of the object. The holder's pid
-// is written into the file so that a refused locker can say who holds it.
+// An exclusive lock on a file, held for the lifetime of the object, by this process only.
+//
+// It is a POSIX record lock (fcntl F_SETLK on the whole file), which belongs to the process, not to
+// the open file: a child that is forked and has not exec'd yet (a spawn before its execve, a helper
+// that never execs) does not hold it, so the lock is free the moment the holder dies, whatever
+// children it leaves behind. (flock and OFD locks belong to the open file description, which every
+// fork copy shares until it closes it: a daemon killed while such a child lived would keep its lock.)
+// Within the process a second TryAcquire of the same file is refused too (the kernel would grant it),
+// and nothing else may open a locked file: closing any descriptor of it would drop the lock.
+//
+// The holder's pid is written into the file for people; a refused locker names the pid the kernel
+// reports as the holder.
 #pragma once
+
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
@@ -15,17 +27,21 @@ class FileLock {
   // Takes the lock without waiting. FailedPrecondition naming the holder's pid when it is held.
   static absl::StatusOr<FileLock> TryAcquire(const std::string& path);
 
-  FileLock(FileLock&&) noexcept = default;
-  FileLock& operator=(FileLock&&) noexcept = default;
+  FileLock(FileLock&& o) noexcept;
+  FileLock& operator=(FileLock&& o) noexcept;
   // Releasing is closing the fd; the file stays (removing it would race with a new locker).
-  ~FileLock() = default;
+  ~FileLock();
 
   const std::string& path() const { return path_; }
 
  private:
-  FileLock(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  FileLock(std::string path, UniqueFd fd, dev_t dev, ino_t ino)
+      : path_(std::move(path)), fd_(std::move(fd)), dev_(dev), ino_(ino) {}
+  void Release();
   std::string path_;
   UniqueFd fd_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
 };
 
 // A shared or exclusive open-file-description lock (fcntl F_OFD_SETLK) on a whole file: it conflicts

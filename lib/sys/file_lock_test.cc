@@ -1,6 +1,7 @@
 #include "lib/sys/file_lock.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +20,8 @@ TEST(FileLock, SecondHolderIsRefusedWithThePid) {
   {
     auto first = FileLock::TryAcquire(path);
     ASSERT_TRUE(first.ok()) << first.status();
-    // flock locks belong to the open file description, so a second open in this process conflicts too;
-    // a child process shows the cross-process case.
+    EXPECT_EQ(FileLock::TryAcquire(path).status().code(), absl::StatusCode::kFailedPrecondition)
+        << "a second lock of the same file in this process";
     pid_t child = fork();
     if (child == 0) {
       auto second = FileLock::TryAcquire(path);
@@ -65,6 +66,44 @@ TEST(OfdLockTest, SharedExclusiveDowngradeAndUnlink) {
     ASSERT_TRUE(next.ok() && next->has_value());
     EXPECT_TRUE(PathExists(path));
   }
+  ASSERT_TRUE(RemoveAll(tmpl).ok());
+}
+
+// The crash that left cricketd's restart refused: the daemon is killed while a child it forked has not
+// exec'd (or never will). That child must not keep the lock.
+TEST(FileLock, AForkedChildDoesNotKeepTheLockOfAKilledHolder) {
+  char tmpl[] = "/tmp/cricket-lock-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string path = std::string(tmpl) + "/x.lock";
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t holder = fork();
+  if (holder == 0) {
+    auto lock = FileLock::TryAcquire(path);
+    if (!lock.ok()) _exit(1);
+    // A fork copy that keeps every inherited descriptor and outlives the holder.
+    pid_t child = fork();
+    if (child == 0) {
+      sleep(30);
+      _exit(0);
+    }
+    (void)!write(ready[1], &child, sizeof(child));
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  pid_t child = -1;
+  ASSERT_EQ(read(ready[0], &child, sizeof(child)), static_cast<ssize_t>(sizeof(child)));
+  close(ready[0]);
+  auto refused = FileLock::TryAcquire(path);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find(StrCat("pid ", holder)), std::string::npos) << refused.status();
+  kill(holder, SIGKILL);
+  ASSERT_EQ(waitpid(holder, nullptr, 0), holder);
+  ASSERT_EQ(kill(child, 0), 0) << "the fork copy still runs, holding the lock file open";
+  auto taken = FileLock::TryAcquire(path);
+  EXPECT_TRUE(taken.ok()) << taken.status();
+  kill(child, SIGKILL);
   ASSERT_TRUE(RemoveAll(tmpl).ok());
 }
 

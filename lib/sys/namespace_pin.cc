@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,11 +36,14 @@ namespace cricket::sys {
 namespace {
 
 // Runs in the helper (a fork-like copy of the daemon): system calls only. It creates the namespaces,
-// reports, then waits to be killed; every signal stays blocked, so only SIGKILL ends it.
-[[noreturn]] void HelperMain(int flags, int ready_fd) {
+// reports, then waits to be killed; every signal stays blocked, so only SIGKILL ends it: from its
+// owner, or from the kernel when the thread that cloned it dies (a daemon killed mid-pin must not
+// leave it holding the namespaces).
+[[noreturn]] void HelperMain(int flags, int ready_fd, pid_t parent) {
   // Drop the inherited descriptors (sockets, other helpers' pipes) at once.
   if (ready_fd > 3) close_range(3, ready_fd - 1, 0);
   close_range(ready_fd + 1, ~0U, 0);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(1);
   int err = unshare(flags) == 0 ? 0 : errno;
   (void)!write(ready_fd, &err, sizeof(err));
   for (;;) pause();
@@ -69,9 +73,10 @@ class Helper {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
+    pid_t self = getpid();
     // Exit signal 0 so that nobody else reaps it (see subprocess.h); the child keeps all signals blocked.
     long pid = Clone3(CloneArgs{.flags = 0, .exit_signal = 0}, &pidfd);
-    if (pid == 0) HelperMain(flags, ready_w.get());
+    if (pid == 0) HelperMain(flags, ready_w.get(), self);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) return ErrnoError(static_cast<int>(-pid), "clone3", "namespace helper");
     pid_ = static_cast<pid_t>(pid);

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
+#include "lib/sys/fd_passing.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -81,11 +83,12 @@ struct ChildPlan {
   int dst[kMaxMappedFds];
   int tmp[kMaxMappedFds];
   int max_dst = 2;
-  // Reparent mode: the intermediate child forks the real one and reports its pid and pidfd here; the
-  // real child reports failures through the close-on-exec pipe `report_fd`.
+  // Reparent mode: the intermediate child forks the real one, reports its pid here and sends its
+  // pidfd over the socket `pidfd_sock`; the real child reports failures through the close-on-exec
+  // pipe `report_fd`.
   bool reparent = false;
   int report_fd = -1;
-  int grandchild_pidfd = -1;
+  int pidfd_sock = -1;
   pid_t grandchild_pid = -1;
   // Failure report (direct mode).
   volatile int stage = kNone;
@@ -146,12 +149,14 @@ struct ChildPlan {
 int ChildMain(void* arg) {
   auto* plan = static_cast<ChildPlan*>(arg);
   if (!plan->reparent) ExecChild(plan);
-  // Intermediate child (shares the parent's memory and fd table): fork the real child with a pidfd
-  // that lands in the shared fd table, then exit so that the real child is re-parented.
+  // Intermediate child (shares the parent's memory, not its fd table: nothing it holds keeps the
+  // daemon's files or locks should the daemon die meanwhile): fork the real child with a pidfd, send
+  // the pidfd to the parent, then exit so that the real child is re-parented.
   KernelCloneArgs args;
   memset(&args, 0, sizeof(args));
+  int pidfd = -1;
   args.flags = CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uintptr_t>(&plan->grandchild_pidfd);
+  args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   long pid = syscall(SYS_clone3, &args, sizeof(args));
   if (pid < 0) {
@@ -161,6 +166,14 @@ int ChildMain(void* arg) {
   }
   if (pid == 0) ExecChild(plan);  // a copy of the address space: reports through report_fd
   plan->grandchild_pid = static_cast<pid_t>(pid);
+  char one = 1;
+  int rc = SendWithFd(plan->pidfd_sock, &one, 1, pidfd);
+  if (rc < 0) {
+    plan->stage = kFork;
+    plan->error = -rc;
+    kill(static_cast<pid_t>(pid), SIGKILL);
+    _exit(127);
+  }
   _exit(0);
 }
 
@@ -178,7 +191,6 @@ absl::StatusOr<UniqueFd> CloneChild(ChildPlan* plan, pid_t* pid) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
   int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;  // exit signal 0: see the header
-  if (plan->reparent) flags |= CLONE_FILES;
   int rc = clone(ChildMain, static_cast<char*>(stack) + kChildStackSize, flags, plan, &pidfd);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -454,9 +466,17 @@ absl::StatusOr<Process> SpawnProcess(const Command& cmd, const SpawnOptions& opt
     RETURN_IF_ERROR(AddFd(&plan, child_fd, parent_fd));
   }
   Pipe report;
+  UniqueFd pidfd_r, pidfd_w;
   if (opts.reparent) {
     ASSIGN_OR_RETURN(report, MakePipe());
     plan.report_fd = report.w.get();
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      return ErrnoError("socketpair", "the pidfd of a reparented child");
+    }
+    pidfd_r.reset(sv[0]);
+    pidfd_w.reset(sv[1]);
+    plan.pidfd_sock = pidfd_w.get();
   }
   pid_t pid = -1;
   ASSIGN_OR_RETURN(UniqueFd pidfd, CloneChild(&plan, &pid));
@@ -471,8 +491,16 @@ absl::StatusOr<Process> SpawnProcess(const Command& cmd, const SpawnOptions& opt
   // whether the real child reached execve (EOF) or failed before (a report).
   (void)ReapPidfd(pidfd.get(), cmd.path);
   report.w.reset();
+  pidfd_w.reset();
   if (plan.stage != kNone) return ChildError(plan.stage, plan.error, cmd);
-  UniqueFd child_pidfd(plan.grandchild_pidfd);
+  char one = 0;
+  int received = -1;
+  ssize_t got = RecvWithFd(pidfd_r.get(), &one, 1, &received);
+  UniqueFd child_pidfd(received);
+  if (got != 1 || !child_pidfd) {
+    return absl::InternalError(
+        StrCat("no pidfd of the reparented child ", cmd.path, " (pid ", plan.grandchild_pid, ")"));
+  }
   int msg[2] = {0, 0};
   ssize_t n;
   do {
