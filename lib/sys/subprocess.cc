@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -78,6 +79,10 @@ struct ChildPlan {
   char* const* envp = nullptr;
   const char* dir = nullptr;
   bool new_session = false;
+  // RunProcess: the child is killed when the thread that started it dies (the daemon killed while a
+  // CNI plugin or hook runs must not leave it half-way through, racing the next daemon's clean-up).
+  bool die_with_parent = false;
+  pid_t parent_pid = 0;
   int nfds = 0;
   int src[kMaxMappedFds];
   int dst[kMaxMappedFds];
@@ -119,6 +124,9 @@ struct ChildPlan {
   sigset_t none;
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) ChildFail(plan, kSignals);
+  if (plan->die_with_parent && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != plan->parent_pid)) {
+    ChildFail(plan, kSignals);
+  }
   if (plan->new_session && setsid() < 0) ChildFail(plan, kSetsid);
   // Move every source above the highest target first, so that dup2 onto a target can never clobber a
   // source that is still needed; the report pipe is moved out of the way too.
@@ -328,6 +336,8 @@ absl::StatusOr<RunResult> RunProcess(const Command& cmd, const RunOptions& opts)
   plan.argv = arrays.argv.data();
   plan.envp = arrays.envp.data();
   plan.dir = cmd.dir.empty() ? nullptr : cmd.dir.c_str();
+  plan.die_with_parent = true;
+  plan.parent_pid = getpid();
   RETURN_IF_ERROR(AddFd(&plan, 0, in.r.get()));
   RETURN_IF_ERROR(AddFd(&plan, 1, out.w.get()));
   RETURN_IF_ERROR(AddFd(&plan, 2, err.w.get()));

@@ -64,6 +64,8 @@ struct RunResult {
 };
 
 // Runs `cmd` to completion with its stdin fed from `opts.stdin_data` and stdout/stderr captured.
+// The child gets SIGKILL should the calling thread die first (PR_SET_PDEATHSIG): a result nobody
+// waits for is never worth finishing.
 // The returned error is only about starting it (NotFound for a missing executable, PermissionDenied,
 // InvalidArgument for a relative path...) or about the plumbing; how the child ended, including a
 // non-zero exit or the timeout, is in the RunResult. The child is always reaped before returning.

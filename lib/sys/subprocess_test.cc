@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -184,6 +185,35 @@ TEST(Run, ManyThreadsAtOnce) {
   stop = true;
   churn.join();
   EXPECT_EQ(ok.load(), 8 * 40);
+}
+
+// A caller killed while its child runs (cricketd during a CNI plugin call): the child dies with it.
+TEST(Run, ChildDiesWithTheCaller) {
+  char tmpl[] = "/tmp/cricket-subprocess-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string pid_file = std::string(tmpl) + "/pid";
+  pid_t caller = fork();
+  if (caller == 0) {
+    (void)RunProcess(Command{"/bin/sh", {"sh", "-c", "echo $$ > " + pid_file + "; exec sleep 30"}, {}, ""});
+    _exit(0);
+  }
+  pid_t child = 0;
+  for (int i = 0; i < 500 && child <= 0; ++i) {
+    usleep(10'000);
+    child = static_cast<pid_t>(ParseInt64(TrimSpace(ReadFile(pid_file).value_or(""))).value_or(0));
+  }
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(kill(caller, SIGKILL), 0);
+  ASSERT_EQ(waitpid(caller, nullptr, 0), caller);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    std::string stat = ReadFile(StrCat("/proc/", child, "/stat")).value_or("");
+    gone = stat.empty() || stat.find(") Z ") != std::string::npos;
+    if (!gone) usleep(10'000);
+  }
+  EXPECT_TRUE(gone) << "the child of a killed caller still runs: pid " << child;
+  if (!gone) kill(child, SIGKILL);
+  ASSERT_TRUE(RemoveAll(tmpl).ok());
 }
 
 TEST(Spawn, NewSessionAndKill) {
