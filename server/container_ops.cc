@@ -22,6 +22,7 @@
 #include "server/cri_runtime.h"
 #include "server/image_lookup.h"
 #include "server/image_volumes.h"
+#include "server/intent_kinds.h"
 #include "server/monitor_settings.h"
 #include "server/seccomp_choice.h"
 #include "server/user_namespace.h"
@@ -142,6 +143,9 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   auto cfg = config_.Get();
   RETURN_IF_ERROR(CheckConfig(config));
   ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> sandbox, state_.FindSandbox(sandbox_id));
+  // Shared with other creations in the pod, exclusive of its stop and removal: a container is never
+  // added to a pod whose containers are being stopped or removed.
+  absl::ReaderMutexLock pod_op(&sandbox->op_mu);
   SandboxRecord sb = sandbox->Snapshot();
   if (!sandbox->IsCommitted() || sb.state != SandboxState::kReady) {
     return absl::FailedPreconditionError(StrCat("pod sandbox ", sb.id, " is not ready"));
@@ -181,6 +185,9 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   }
   RETURN_IF_ERROR(state_.AddContainer(container, c.id, c.name, c.sandbox_id));
   absl::Cleanup unreserve = [&] { state_.RemoveContainer(c.id); };
+  ASSIGN_OR_RETURN(intent::Intent intent,
+                   intents_->Begin(kIntentCreateContainer, c.id,
+                                   {{"record", ContainerToJson(c)}, {"cgroup_parent", sb.cgroup_parent}}));
 
   // In a user namespace the image's layers are seen through the pod's maps (idmapped, not chowned).
   storage::RootfsOptions rootfs_options;
@@ -311,6 +318,7 @@ absl::Status CriRuntime::StartContainer(const std::string& id) {
         StrCat("container ", c.id, " is ", ContainerStateName(c.state), ", not created"));
   }
   ASSIGN_OR_RETURN(runtime::Runtime * rt, RuntimeFor(c.runtime_handler));
+  ASSIGN_OR_RETURN(intent::Intent intent, intents_->Begin(kIntentStartContainer, c.id));
   // Taken before the process is released: a quick one may exit (its monitor stamping finished_at)
   // before Start returns, and started_at must never be after finished_at. Recorded before the
   // release too, so that the exit of such a process is seen after its start (container_events.h).
@@ -413,6 +421,13 @@ absl::Status CriRuntime::RemoveContainer(const std::string& id) {
   auto found = state_.FindContainer(id);
   if (!found.ok()) return absl::IsNotFound(found.status()) ? absl::OkStatus() : found.status();
   absl::MutexLock op(&(*found)->op_mu);
+  if (!(*found)->IsCommitted()) return absl::OkStatus();
+  ContainerRecord c = (*found)->Snapshot();
+  std::shared_ptr<Sandbox> sandbox = state_.GetSandbox(c.sandbox_id);
+  ASSIGN_OR_RETURN(intent::Intent intent,
+                   intents_->Begin(kIntentRemoveContainer, c.id,
+                                   {{"record", ContainerToJson(c)},
+                                    {"cgroup_parent", sandbox ? sandbox->Snapshot().cgroup_parent : ""}}));
   return RemoveContainerLocked(**found);
 }
 

@@ -131,6 +131,8 @@ absl::StatusOr<std::unique_ptr<CriRuntime>> CriRuntime::Open(const ConfigHolder&
   RETURN_IF_ERROR(MkdirAll(JoinPath(cfg->root.runroot, "containers"), 0700));
   RETURN_IF_ERROR(MkdirAll(cfg->AttachSocketDir(), 0700));
 
+  ASSIGN_OR_RETURN(intent::Log intents, intent::Log::Open(JoinPath(cfg->root.root, "intents")));
+  rt->intents_.emplace(std::move(intents));
   ASSIGN_OR_RETURN(conmon::ExitWatcher watcher, conmon::ExitWatcher::Open(cfg->ExitsDir()));
   rt->exits_.emplace(std::move(watcher));
   if (absl::Status st = rt->runtime_config_.Load(); !st.ok()) {
@@ -141,6 +143,8 @@ absl::StatusOr<std::unique_ptr<CriRuntime>> CriRuntime::Open(const ConfigHolder&
   rt->stop_event_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!rt->stop_event_) return ErrnoError("eventfd", "exit monitor");
   rt->exit_thread_ = std::thread([p = rt.get()] { p->ExitLoop(); });
+  // With the exit monitor running: completing an interrupted stop waits for exits like an RPC does.
+  rt->RecoverOperations();
   return rt;
 }
 
@@ -181,7 +185,7 @@ std::string CriRuntime::SocketBase(const std::string& id) const {
 
 absl::Status CriRuntime::Recover() {
   ASSIGN_OR_RETURN(std::vector<std::string> problems, state_.Load());
-  for (const std::string& p : problems) log::Warn("state", "skipped a damaged record", {{"problem", p}});
+  for (const std::string& p : problems) log::Error("state", "damaged record set aside", {{"problem", p}});
   ASSIGN_OR_RETURN(std::vector<conmon::ExitRecord> exits, exits_->Scan());
   for (const conmon::ExitRecord& e : exits) ApplyExit(e);
 
@@ -201,19 +205,14 @@ absl::Status CriRuntime::Recover() {
     (void)state_.Save(r);
     log::Warn("state", "container lost while cricketd was down", {{"id", r.id}});
   }
-  absl::flat_hash_set<std::string> attached;
   for (const auto& s : state_.Sandboxes()) {
     absl::MutexLock l(&s->mu);
     SandboxRecord& r = s->record;
-    if (r.network_attached) attached.insert(r.id);
     if (r.state != SandboxState::kReady) continue;
     auto id = sys::IdentifyProcess(r.infra_pid);
     if (id.ok() && id->start_time == r.infra_start_time) continue;
     r.state = SandboxState::kNotReady;
     (void)state_.Save(r);
-  }
-  if (absl::Status st = cni_->GarbageCollect(attached); !st.ok()) {
-    log::Warn("cni", "garbage collection of stale attachments failed", {{"error", st}});
   }
   log::Info("state", "records loaded",
             {{"sandboxes", static_cast<int64_t>(state_.Sandboxes().size())},

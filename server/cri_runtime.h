@@ -19,6 +19,7 @@
 #include "conmon/exit_watcher.h"
 #include "lib/cdi/registry.h"
 #include "lib/common/unique_fd.h"
+#include "lib/intent/intent_log.h"
 #include "lib/oci/hooks_dir.h"
 #include "lib/oci/seccomp_profile.h"
 #include "lib/runtime/cgroups/layout.h"
@@ -53,6 +54,10 @@ struct HelperPaths {
   std::string conmon;  // cricket-conmon
   std::string pause;   // cricket-pause
 };
+
+// A live cricket-conmon of this daemon, and all of them by the id they monitor (recovery.cc).
+struct MonitorProcess;
+using MonitorMap = std::map<std::string, std::vector<MonitorProcess>>;
 
 class CriRuntime {
  public:
@@ -147,6 +152,17 @@ class CriRuntime {
 
   // cri_runtime.cc
   absl::Status Recover();
+  // recovery.cc: start-up recovery, after Recover() and before serving. Pending intents are completed
+  // or rolled back, then what no record owns is swept (see DESIGN.md, "Process model").
+  void RecoverOperations();
+  absl::Status ResolveIntent(const intent::Record& r, const MonitorMap& monitors, std::string* outcome);
+  void SweepOrphans(const MonitorMap& monitors);
+  // Removes whatever object `id` (a sandbox or a container) may have left on the host: its monitors,
+  // runtime state, cgroups (under `cgroup_parents`), CNI attachment, namespace pins, mounts, rootfs,
+  // exit file, sockets and directories, the run directory last. Idempotent. `removed` lists what
+  // was found.
+  absl::Status PurgeRemains(const std::string& id, const std::vector<std::string>& cgroup_parents,
+                            const MonitorMap& monitors, std::vector<std::string>* removed);
   void ExitLoop();
   void ApplyExit(const conmon::ExitRecord& exit);
   absl::StatusOr<runtime::Runtime*> RuntimeFor(const std::string& handler);
@@ -194,6 +210,8 @@ class CriRuntime {
   friend class StatsCollector;  // stats_ops.cc
   CpuRateTracker cpu_rates_;    // the previous CPU reading of each container and pod
   cdi::Registry cdi_;           // the CDI spec directories ([crio.runtime] cdi_spec_dirs)
+
+  std::optional<intent::Log> intents_;  // <root>/intents
 
   std::optional<conmon::ExitWatcher> exits_;
   UniqueFd stop_event_;  // eventfd: ends the exit loop

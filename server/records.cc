@@ -1,5 +1,7 @@
 #include "server/records.h"
 
+#include <stdio.h>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
@@ -8,6 +10,7 @@
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
+#include "lib/common/time_util.h"
 
 namespace cricket::server {
 
@@ -207,6 +210,16 @@ std::string StateStore::ContainerDir(const std::string& id) const {
   return JoinPath(dir_, "containers/" + id);
 }
 
+std::string StateStore::SetAside(const std::string& kind, const std::string& id,
+                                 const absl::Status& why) const {
+  std::string from = JoinPath(dir_, kind + "/" + id);
+  std::string to = JoinPath(dir_, StrCat("damaged/", kind, "-", id, "-", RealtimeNow()));
+  absl::Status moved = MkdirAll(JoinPath(dir_, "damaged"), 0700);
+  if (moved.ok() && ::rename(from.c_str(), to.c_str()) != 0) moved = ErrnoError("rename", from);
+  if (!moved.ok()) return StrCat(why.message(), " (could not set it aside: ", moved.message(), ")");
+  return StrCat(why.message(), "; the record was moved to ", to);
+}
+
 absl::StatusOr<std::vector<std::string>> StateStore::Load() {
   std::vector<std::string> problems;
   for (const char* kind : {"pods", "containers"}) {
@@ -217,14 +230,16 @@ absl::StatusOr<std::vector<std::string>> StateStore::Load() {
       bool pod = std::string_view(kind) == "pods";
       std::string file = JoinPath(base, id + (pod ? "/sandbox.json" : "/container.json"));
       auto text = ReadFile(file);
+      // No record at all: a creation killed before its commit, for the start-up recovery to remove.
+      if (absl::IsNotFound(text.status())) continue;
       if (!text.ok()) {
-        problems.push_back(std::string(text.status().message()));
+        problems.push_back(SetAside(kind, id, text.status()));
         continue;
       }
       if (pod) {
         auto rec = SandboxFromJson(*text, file);
         if (!rec.ok()) {
-          problems.push_back(std::string(rec.status().message()));
+          problems.push_back(SetAside(kind, id, rec.status()));
           continue;
         }
         auto s = std::make_shared<Sandbox>();
@@ -243,7 +258,7 @@ absl::StatusOr<std::vector<std::string>> StateStore::Load() {
       } else {
         auto rec = ContainerFromJson(*text, file);
         if (!rec.ok()) {
-          problems.push_back(std::string(rec.status().message()));
+          problems.push_back(SetAside(kind, id, rec.status()));
           continue;
         }
         auto c = std::make_shared<Container>();

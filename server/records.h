@@ -148,8 +148,10 @@ class StateStore {
   // Set once, before Load; not owned, must outlive the store.
   void SetObserver(RecordObserver* observer) { observer_ = observer; }
 
-  // Loads every record from disk (at daemon start). A record that cannot be read is reported in the
-  // returned list of problems and skipped (its directory is left for inspection).
+  // Loads every record from disk (at daemon start). A record that cannot be read or parsed is moved to
+  // <dir>/damaged/ (kept for inspection, never loaded again) and reported in the returned problems,
+  // naming the file: its object is then unknown, and start-up recovery removes what it left on the
+  // host. A directory without a record (a creation killed before its commit) is skipped silently.
   absl::StatusOr<std::vector<std::string>> Load();
 
   // Persist a record (atomic replace). The caller holds the object's mutex.
@@ -177,6 +179,8 @@ class StateStore {
  private:
   std::string SandboxDir(const std::string& id) const;
   std::string ContainerDir(const std::string& id) const;
+  // Moves <dir>/<kind>/<id> to <dir>/damaged/; returns the problem's description.
+  std::string SetAside(const std::string& kind, const std::string& id, const absl::Status& why) const;
 
   std::string dir_;
   RecordObserver* observer_ = nullptr;

@@ -95,15 +95,29 @@ TEST_F(RecordsTest, NamesAreReservedAndPrefixesResolve) {
   EXPECT_TRUE(store.AddSandbox(std::make_shared<Sandbox>(), "new", "pod-a").ok());
 }
 
-TEST_F(RecordsTest, DamagedRecordIsReportedAndSkipped) {
+TEST_F(RecordsTest, DamagedRecordIsReportedNamedAndSetAside) {
   ASSERT_TRUE(MkdirAll(dir_ + "/containers/broken").ok());
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/containers/broken/container.json", "{\"id\": 5").ok());
+  ASSERT_TRUE(MkdirAll(dir_ + "/pods/truncated").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/pods/truncated/sandbox.json", "").ok());
+  // A creation killed before its record was written: not damage, nothing to report.
+  ASSERT_TRUE(MkdirAll(dir_ + "/pods/unwritten").ok());
   StateStore store(dir_);
   auto problems = store.Load();
   ASSERT_TRUE(problems.ok());
-  ASSERT_EQ(problems->size(), 1u);
-  EXPECT_NE((*problems)[0].find("broken/container.json"), std::string::npos);
+  ASSERT_EQ(problems->size(), 2u);
+  std::string all = (*problems)[0] + "\n" + (*problems)[1];
+  EXPECT_NE(all.find("broken/container.json"), std::string::npos) << all;
+  EXPECT_NE(all.find("moved to " + dir_ + "/damaged/containers-broken-"), std::string::npos) << all;
+  EXPECT_NE(all.find("truncated/sandbox.json"), std::string::npos) << all;
   EXPECT_TRUE(store.Containers().empty());
+  EXPECT_TRUE(store.Sandboxes().empty());
+  EXPECT_FALSE(PathExists(dir_ + "/containers/broken"));
+  EXPECT_EQ(ListDir(dir_ + "/damaged")->size(), 2u);
+  EXPECT_TRUE(PathExists(dir_ + "/pods/unwritten"));
+  // Set aside for good: the next load has nothing to report.
+  StateStore again(dir_);
+  EXPECT_TRUE(again.Load()->empty());
 }
 
 }  // namespace

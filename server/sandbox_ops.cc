@@ -19,6 +19,7 @@
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/monitor_settings.h"
+#include "server/intent_kinds.h"
 #include "server/pod_files.h"
 #include "server/sandbox_resources.h"
 #include "server/user_namespace.h"
@@ -247,8 +248,11 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   s.cgroup_parent = config.linux().cgroup_parent();
   s.run_dir = JoinPath(cfg->root.runroot, "pods/" + s.id);
   RETURN_IF_ERROR(state_.AddSandbox(sandbox, s.id, s.name));
-  // Each step below is undone, in reverse order, unless the whole sandbox comes up.
+  // Each step below is undone, in reverse order, unless the whole sandbox comes up; a crash is undone
+  // by the next start from the intent (recovery.cc).
   absl::Cleanup unreserve = [&] { state_.RemoveSandbox(s.id); };
+  ASSIGN_OR_RETURN(intent::Intent intent,
+                   intents_->Begin(kIntentRunPodSandbox, s.id, {{"record", SandboxToJson(s)}}));
   RETURN_IF_ERROR(MkdirAll(s.run_dir, 0700));
   absl::Cleanup remove_run_dir = [&] { (void)RemoveAll(s.run_dir); };
 
@@ -366,6 +370,7 @@ absl::Status CriRuntime::StopPodSandbox(const std::string& id) {
   Sandbox& sandbox = **found;
   absl::MutexLock op(&sandbox.op_mu);
   if (!sandbox.IsCommitted()) return absl::OkStatus();  // its creation failed meanwhile
+  ASSIGN_OR_RETURN(intent::Intent intent, intents_->Begin(kIntentStopPodSandbox, sandbox.Snapshot().id));
   return StopSandboxLocked(sandbox);
 }
 
@@ -375,8 +380,11 @@ absl::Status CriRuntime::RemovePodSandbox(const std::string& id) {
   Sandbox& sandbox = **found;
   absl::MutexLock op(&sandbox.op_mu);
   if (!sandbox.IsCommitted()) return absl::OkStatus();
-  RETURN_IF_ERROR(StopSandboxLocked(sandbox));
   SandboxRecord s = sandbox.Snapshot();
+  ASSIGN_OR_RETURN(intent::Intent intent,
+                   intents_->Begin(kIntentRemovePodSandbox, s.id, {{"record", SandboxToJson(s)}}));
+  RETURN_IF_ERROR(StopSandboxLocked(sandbox));
+  s = sandbox.Snapshot();
   for (const auto& c : state_.ContainersOf(s.id)) {
     absl::MutexLock cop(&c->op_mu);
     RETURN_IF_ERROR(RemoveContainerLocked(*c));
