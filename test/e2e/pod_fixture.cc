@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -173,10 +174,13 @@ void PodE2eTest::SetUp() {
   if (!PathExists("/bin/busybox")) GTEST_SKIP() << "busybox-static is not installed";
   skipped_ = false;
   ASSERT_TRUE(suite->error.empty()) << suite->error;
+  // flock, as every version of this fixture takes it, so that concurrent runs of other checkouts see
+  // the slot as taken (sys::FileLock's POSIX locks do not conflict with flock).
   for (int n = 0; n < kSlots && !slot_lock_; ++n) {
-    auto lock = sys::FileLock::TryAcquire(StrCat("/tmp/cricket-pod-e2e-slot-", n, ".lock"));
-    if (!lock.ok()) continue;
-    slot_lock_.emplace(*std::move(lock));
+    std::string path = StrCat("/tmp/cricket-pod-e2e-slot-", n, ".lock");
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    slot_lock_ = std::move(fd);
     slot_ = n;
   }
   ASSERT_GE(slot_, 0) << "no free test network slot";
@@ -217,13 +221,19 @@ void PodE2eTest::WriteNetwork() {
 }
 
 void PodE2eTest::StartDaemon() {
+  absl::Status st = TryStartDaemon();
+  ASSERT_TRUE(st.ok()) << st << "\n" << daemon_.Stderr();
+}
+
+absl::Status PodE2eTest::TryStartDaemon() {
   daemon_.set_extra_config(StrCat("[crio.image]\nregistries_conf = \"", suite->dir,
                                   "/registries.conf\"\nregistries_conf_dir = \"\"\n\n[crio.network]\n",
                                   "plugin_dirs = [\"", daemon_.dir(), "/cni-bin\"]\n", extra_daemon_config_));
   absl::Status st = daemon_.Start();
-  ASSERT_TRUE(st.ok()) << st << "\n" << daemon_.Stderr();
+  if (!st.ok()) return st;
   rt_ = daemon_.RuntimeStub();
   images_ = daemon_.ImageStub();
+  return absl::OkStatus();
 }
 
 void PodE2eTest::KillDaemon() {
@@ -501,6 +511,21 @@ grpc::Status PodE2eTest::PullImage(const std::string& ref, std::string* image_re
   return st;
 }
 
+grpc::Status PodE2eTest::RemoveImage(const std::string& ref) {
+  v1::RemoveImageRequest req;
+  req.mutable_image()->set_image(ref);
+  v1::RemoveImageResponse resp;
+  return images_->RemoveImage(Ctx().get(), req, &resp);
+}
+
+std::vector<v1::Image> PodE2eTest::ListImages() {
+  v1::ListImagesRequest req;
+  v1::ListImagesResponse resp;
+  grpc::Status st = images_->ListImages(Ctx().get(), req, &resp);
+  if (!st.ok()) ADD_FAILURE() << "ListImages: " << st.error_message();
+  return {resp.images().begin(), resp.images().end()};
+}
+
 bool PodE2eTest::WaitForState(const std::string& id, v1::ContainerState state, int timeout_ms,
                               v1::ContainerStatus* last) {
   int64_t deadline = MonotonicNow() + int64_t{timeout_ms} * 1'000'000;
@@ -615,6 +640,7 @@ Leftovers PodE2eTest::RecordsLeft() const {
   Leftovers out;
   std::vector<std::string> dirs = {
       daemon_.root() + "/pods",        daemon_.root() + "/containers",
+      daemon_.root() + "/intents",     daemon_.root() + "/storage/tmp",
       daemon_.root() + "/cni/results", daemon_.root() + "/storage/overlay-containers",
       daemon_.runroot() + "/pods",     daemon_.runroot() + "/containers",
       daemon_.runroot() + "/exits",    daemon_.runroot() + "/attach"};

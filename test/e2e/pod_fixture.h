@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/sys/file_lock.h"
+#include "lib/common/unique_fd.h"
 #include "runtime/v1/api.grpc.pb.h"
 #include "test/e2e/test_daemon.h"
 #include "test/support/registry.h"
@@ -51,8 +51,9 @@ class PodE2eTest : public ::testing::Test {
   void TearDown() override;
 
   // ---- the daemon
-  void StartDaemon();  // (again) with the test's config; fails the test when it does not answer
-  void KillDaemon();   // SIGKILL, as a crash would
+  void StartDaemon();             // (again) with the test's config; fails the test when it does not answer
+  absl::Status TryStartDaemon();  // the same, returning why it did not start instead of failing
+  void KillDaemon();              // SIGKILL, as a crash would
   // TOML appended to the daemon's drop-in at its next StartDaemon().
   void set_extra_daemon_config(std::string toml) { extra_daemon_config_ = std::move(toml); }
   TestDaemon& daemon() { return daemon_; }
@@ -93,6 +94,8 @@ class PodE2eTest : public ::testing::Test {
   ExecOutput Exec(const std::string& id, const std::vector<std::string>& cmd, int64_t timeout_s = 0);
   std::string MustExec(const std::string& id, const std::string& script);  // sh -c; stdout; exit 0
   grpc::Status PullImage(const std::string& ref, std::string* image_ref = nullptr);
+  grpc::Status RemoveImage(const std::string& ref);
+  std::vector<v1::Image> ListImages();
 
   // Polls ContainerStatus until the state is `state` (timeout_ms); the last status in *last.
   bool WaitForState(const std::string& id, v1::ContainerState state, int timeout_ms,
@@ -123,7 +126,7 @@ class PodE2eTest : public ::testing::Test {
   Leftovers ProcessesLeft() const;  // processes in the parent's cgroups, or naming the daemon's dir
   Leftovers IpamLeft() const;       // host-local reservations
   Leftovers VethsLeft() const;      // interfaces enslaved to the test bridge
-  Leftovers RecordsLeft() const;    // records, bundles, exit files, sockets, rootfs dirs, CNI cache
+  Leftovers RecordsLeft() const;    // records, intents, bundles, exit files, sockets, rootfs dirs, CNI cache
   Leftovers AllLeft() const;
 
   // Runs argv[0] (absolute) with argv; its stdout+stderr in *output. Returns the exit code.
@@ -137,7 +140,7 @@ class PodE2eTest : public ::testing::Test {
   std::string extra_daemon_config_;
   std::unique_ptr<v1::RuntimeService::Stub> rt_;
   std::unique_ptr<v1::ImageService::Stub> images_;
-  std::optional<sys::FileLock> slot_lock_;
+  UniqueFd slot_lock_;  // flock'ed slot file
   int slot_ = -1;
   bool skipped_ = false;
 };

@@ -48,23 +48,7 @@ absl::Status TestDaemon::WriteConfig() {
 }
 
 absl::Status TestDaemon::Start() {
-  RETURN_IF_ERROR(WriteConfig());
-  std::string config = config_path();
-  std::string config_dir = dir_ + "/conf.d";
-  std::string err = stderr_path();
-  pid_ = ::fork();
-  if (pid_ < 0) return ErrnoError("fork", "cricketd");
-  if (pid_ == 0) {
-    int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::string bin = DaemonBinary();
-    ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "--config-dir", config_dir.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  RETURN_IF_ERROR(Spawn());
   int64_t deadline = MonotonicNow() + 10'000'000'000LL;
   while (MonotonicNow() < deadline) {
     int status = 0;
@@ -84,6 +68,28 @@ absl::Status TestDaemon::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return absl::DeadlineExceededError(StrCat("cricketd did not answer within 10 s: ", Stderr()));
+}
+
+absl::Status TestDaemon::Spawn() {
+  if (pid_ > 0) return absl::FailedPreconditionError("cricketd is running already");
+  RETURN_IF_ERROR(WriteConfig());
+  std::string config = config_path();
+  std::string config_dir = dir_ + "/conf.d";
+  std::string err = stderr_path();
+  pid_ = ::fork();
+  if (pid_ < 0) return ErrnoError("fork", "cricketd");
+  if (pid_ == 0) {
+    int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    std::string bin = DaemonBinary();
+    ::execl(bin.c_str(), bin.c_str(), "--config", config.c_str(), "--config-dir", config_dir.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> TestDaemon::Stop(int signal, int timeout_ms) {

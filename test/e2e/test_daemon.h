@@ -32,6 +32,8 @@ class TestDaemon {
 
   // Writes the config and starts cricketd; waits until Version answers (10 s).
   absl::Status Start();
+  // Writes the config and starts cricketd without waiting for it.
+  absl::Status Spawn();
   // Sends `signal` and waits for exit (timeout_ms); returns the wait status.
   absl::StatusOr<int> Stop(int signal, int timeout_ms = 15000);
   pid_t pid() const { return pid_; }
