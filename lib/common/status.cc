@@ -29,6 +29,13 @@ absl::Status ErrnoError(int err, std::string_view verb, std::string_view object)
       return absl::FailedPreconditionError(msg);
     case ETIMEDOUT:
       return absl::DeadlineExceededError(msg);
+    // Out of a resource (disk space, quota, descriptors, memory): retrying later may work.
+    case ENOSPC:
+    case EDQUOT:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return absl::ResourceExhaustedError(msg);
     default:
       return absl::InternalError(msg);
   }

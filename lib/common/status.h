@@ -30,7 +30,8 @@ namespace cricket {
 
 // An error for a failed system call: "<verb> <object>: <ERRNAME> (<description>)", with a status code
 // derived from the errno (ENOENT → NotFound, EEXIST → AlreadyExists, EPERM/EACCES → PermissionDenied,
-// EINVAL → InvalidArgument, EBUSY → FailedPrecondition, anything else → Internal).
+// EINVAL → InvalidArgument, EBUSY → FailedPrecondition, ENOSPC/EDQUOT/EMFILE/ENFILE/ENOMEM →
+// ResourceExhausted, anything else → Internal).
 absl::Status ErrnoError(int err, std::string_view verb, std::string_view object);
 // Same, reading the current errno.
 absl::Status ErrnoError(std::string_view verb, std::string_view object);

@@ -159,6 +159,9 @@ absl::StatusOr<bool> Store::IsContainerRootfsMounted(std::string_view id) {
 absl::Status Store::RemoveContainerRootfs(std::string_view id) {
   RETURN_IF_ERROR(ValidateContainerId(id));
   std::vector<std::string> trash;
+  // Also when the record's deletion fails (a full disk): a record without directories is what a retry
+  // expects, and the trash would otherwise stay until the next open.
+  absl::Cleanup empty_trash = [&] { EmptyTrash(trash); };
   {
     absl::MutexLock l(&mu_);
     std::string dir = ContainerDir(id);
@@ -170,7 +173,6 @@ absl::Status Store::RemoveContainerRootfs(std::string_view id) {
     RETURN_IF_ERROR(del.Bind(1, id).Run());
     RETURN_IF_ERROR(tx->Commit());
   }
-  EmptyTrash(trash);
   return absl::OkStatus();
 }
 

@@ -11,9 +11,16 @@
 namespace cricket::storage {
 namespace {
 
-absl::Status SqlError(sqlite3* db, int rc, std::string_view what) {
-  std::string msg = StrCat("sqlite: ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+absl::Status SqlError(sqlite3* db, int rc, std::string_view what, std::string_view errmsg = "") {
+  std::string msg = StrCat("sqlite: ", what, ": ",
+                           !errmsg.empty() ? errmsg : (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+  const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
   switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(
+          StrCat(msg, " (ENOSPC: no space left on the filesystem of ", file ? file : "the database", ")"));
+    case SQLITE_NOMEM:
+      return absl::ResourceExhaustedError(msg);
     case SQLITE_CONSTRAINT:
       return absl::FailedPreconditionError(msg);
     case SQLITE_BUSY:
@@ -108,7 +115,7 @@ absl::Status Database::Exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    return SqlError(nullptr, rc, StrCat(sql.substr(0, 60), ": ", msg));
+    return SqlError(db_, rc, sql.substr(0, 60), msg);
   }
   return absl::OkStatus();
 }
@@ -127,8 +134,12 @@ absl::StatusOr<std::unique_ptr<Transaction>> Transaction::Begin(Database& db) {
   return std::unique_ptr<Transaction>(new Transaction(db));
 }
 
+bool Database::InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }
+
 Transaction::~Transaction() {
-  if (!done_) {
+  // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_NOMEM, SQLITE_IOERR
+  // in a COMMIT): there is nothing left to roll back then.
+  if (!done_ && !db_.InAutocommit()) {
     absl::Status s = db_.Exec("ROLLBACK");
     if (!s.ok()) log::Warn("storage", "rollback failed", {{"error", s}});
   }

@@ -49,6 +49,8 @@ class Database {
   ~Database();
 
   absl::Status Exec(std::string_view sql);
+  // True when no transaction is open (none was begun, or SQLite ended it on an error).
+  bool InAutocommit() const;
   absl::StatusOr<Statement> Prepare(std::string_view sql);
   int64_t Changes() const;
   const std::string& path() const { return path_; }

@@ -231,8 +231,28 @@ absl::Status Store::Init() {
     users_lock_.emplace(*std::move(shared));
   }
   absl::MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(db_, Database::Open(Path("storage.db")));
-  return db_->Exec(kSchema);
+  // A damaged database is refused at open (PRAGMA quick_check), not met by some later query: images,
+  // layers and container rootfs records would be served wrong or lost one by one.
+  absl::Status opened = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(db_, Database::Open(Path("storage.db")));
+    ASSIGN_OR_RETURN(Statement qc, db_->Prepare("PRAGMA quick_check"));
+    std::vector<std::string> damage;
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, qc.Step());
+      if (!row) break;
+      if (qc.Text(0) != "ok") damage.push_back(qc.Text(0));
+    }
+    if (!damage.empty()) return absl::DataLossError(Join(damage, "; "));
+    return db_->Exec(kSchema);
+  }();
+  if (absl::IsDataLoss(opened)) {
+    db_.reset();
+    return absl::DataLossError(
+        StrCat("the image store's metadata database ", Path("storage.db"), " is damaged (", opened.message(),
+               "); not opening the store. Restore the file from a backup, or stop every pod and move ",
+               options_.root, " away to start with an empty image store (images are pulled again)"));
+  }
+  return opened;
 }
 
 absl::Status Store::MoveToTrash(const std::string& path, std::vector<std::string>* trash) {
@@ -426,7 +446,7 @@ absl::StatusOr<LayerLease> Store::ApplyClaimed(LayerClaim& claim, ByteSource& ta
   control.space = space_.get();
   control.reserve = options.reserve;
   absl::StatusOr<ApplyResult> r = ApplyLayerTar(tar, fd.get(), options.limits, control);
-  if (!r.ok()) return Annotate(r.status(), StrCat("apply layer ", claim.diff_id_));
+  if (!r.ok()) return Annotate(r.status(), StrCat("apply layer ", claim.diff_id_, " into ", diff));
   if (r->diff_id != claim.diff_id_) {
     return MarkLayerRefused(
         absl::DataLossError(StrCat("layer ", claim.diff_id_, ": the uncompressed stream (", r->tar_size,
