@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/synchronization/notification.h"
 #include "lib/common/file_util.h"
 #include "lib/common/json_util.h"
 #include "lib/common/logging.h"
@@ -138,11 +139,64 @@ std::shared_ptr<image::policy::PolicyLoader> ImageManager::PolicyLoaderFor(const
   return policy_loader_;
 }
 
+struct ImageManager::InFlight {
+  absl::Notification done;
+  absl::StatusOr<image::PullResult> result = absl::UnknownError("pull in progress");
+};
+
 absl::StatusOr<image::PullResult> ImageManager::Pull(const std::string& image,
                                                      const image::AuthConfig* credentials,
                                                      const image::CallContext& ctx,
                                                      const std::string& pod_namespace) {
   if (image.empty()) return absl::InvalidArgumentError("no image to pull");
+  std::string key = StrCat(image, std::string_view("\0", 1), pod_namespace);
+  if (credentials != nullptr) {
+    for (const std::string* f :
+         {&credentials->username, &credentials->password, &credentials->auth, &credentials->server_address,
+          &credentials->identity_token, &credentials->registry_token}) {
+      StrAppend(&key, std::string_view("\0", 1), *f);
+    }
+  }
+  for (;;) {
+    std::shared_ptr<InFlight> pull;
+    bool first = false;
+    {
+      absl::MutexLock l(&inflight_mu_);
+      std::shared_ptr<InFlight>& slot = inflight_[key];
+      if (slot == nullptr) {
+        slot = std::make_shared<InFlight>();
+        first = true;
+      }
+      pull = slot;
+    }
+    if (first) {
+      absl::StatusOr<image::PullResult> result = PullOnce(image, credentials, ctx, pod_namespace);
+      pull->result = result;
+      {
+        absl::MutexLock l(&inflight_mu_);
+        inflight_.erase(key);
+      }
+      pull->done.Notify();
+      return result;
+    }
+    log::Debug(kComponent, "joining a pull in progress", {{"image", image}});
+    while (!pull->done.WaitForNotificationWithTimeout(absl::Milliseconds(50))) RETURN_IF_ERROR(ctx.Check());
+    const absl::Status& st = pull->result.status();
+    // The first caller gave up (its client went away or its deadline passed): not a failure of ours.
+    if ((absl::IsCancelled(st) || absl::IsDeadlineExceeded(st)) && ctx.Check().ok()) continue;
+    if (!pull->result.ok()) return st;
+    image::PullResult shared = *pull->result;
+    shared.layers_reused += shared.layers_fetched;
+    shared.layers_fetched = 0;
+    shared.bytes_fetched = 0;
+    return shared;
+  }
+}
+
+absl::StatusOr<image::PullResult> ImageManager::PullOnce(const std::string& image,
+                                                         const image::AuthConfig* credentials,
+                                                         const image::CallContext& ctx,
+                                                         const std::string& pod_namespace) {
   ASSIGN_OR_RETURN(std::shared_ptr<const image::PullPolicy> base, Policy());
   std::shared_ptr<const Config> config = config_.Get();
   // The signature policy is resolved per pull: it depends on the pod's namespace, and its files are

@@ -32,6 +32,10 @@ class ImageManager {
   // empty; it selects [crio.image] signature_policy_dir/<namespace>.json). See image::Puller::Pull for
   // errors; a signature policy refusal is PermissionDenied naming the policy file, scope and reason,
   // an unusable policy file FailedPrecondition naming it.
+  // Concurrent pulls of the same name for the same pod namespace with the same credentials share one
+  // pull (kubelet starting many pods of one image at once): the later callers wait for the first one's
+  // result, each within its own deadline, and pull again themselves only if the first caller gave up
+  // (cancelled, deadline).
   absl::StatusOr<image::PullResult> Pull(const std::string& image, const image::AuthConfig* credentials,
                                          const image::CallContext& ctx,
                                          const std::string& pod_namespace = "");
@@ -70,8 +74,17 @@ class ImageManager {
   // The signature policy loader for the configured files (re-reads them when they change).
   std::shared_ptr<image::policy::PolicyLoader> PolicyLoaderFor(const Config& config);
 
+  // One pull, not shared with concurrent callers.
+  absl::StatusOr<image::PullResult> PullOnce(const std::string& image, const image::AuthConfig* credentials,
+                                             const image::CallContext& ctx, const std::string& pod_namespace);
+
+  struct InFlight;
+
   const ConfigHolder& config_;
   storage::Store& store_;
+  absl::Mutex inflight_mu_;
+  // By image name, pod namespace and credentials (never logged).
+  std::map<std::string, std::shared_ptr<InFlight>> inflight_ ABSL_GUARDED_BY(inflight_mu_);
   absl::Mutex mu_;
   Settings settings_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> certs_dirs_ ABSL_GUARDED_BY(mu_);
