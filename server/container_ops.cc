@@ -188,6 +188,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   ASSIGN_OR_RETURN(intent::Intent intent,
                    intents_->Begin(kIntentCreateContainer, c.id,
                                    {{"record", ContainerToJson(c)}, {"cgroup_parent", sb.cgroup_parent}}));
+  absl::Cleanup finish_rollback = [&] { FinishRollback(std::move(intent), c.id, sb.cgroup_parent); };
 
   // In a user namespace the image's layers are seen through the pod's maps (idmapped, not chowned).
   storage::RootfsOptions rootfs_options;
@@ -289,6 +290,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   std::move(remove_monitor_cgroup).Cancel();
   std::move(remove_rootfs).Cancel();
   std::move(unreserve).Cancel();
+  std::move(finish_rollback).Cancel();
   log::Info("container", "created", {{"id", c.id}, {"name", c.name}, {"sandbox", c.sandbox_id}});
   return c.id;
 }

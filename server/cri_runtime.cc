@@ -78,6 +78,12 @@ CriRuntime::CriRuntime(const ConfigHolder& config, HelperPaths helpers, std::uni
 }
 
 CriRuntime::~CriRuntime() {
+  {
+    absl::MutexLock l(&janitor_mu_);
+    stopping_ = true;
+    janitor_cv_.SignalAll();
+  }
+  if (janitor_thread_.joinable()) janitor_thread_.join();
   if (stop_event_) {
     uint64_t one = 1;
     (void)!::write(stop_event_.get(), &one, sizeof(one));
@@ -145,6 +151,7 @@ absl::StatusOr<std::unique_ptr<CriRuntime>> CriRuntime::Open(const ConfigHolder&
   rt->exit_thread_ = std::thread([p = rt.get()] { p->ExitLoop(); });
   // With the exit monitor running: completing an interrupted stop waits for exits like an RPC does.
   rt->RecoverOperations();
+  rt->janitor_thread_ = std::thread([p = rt.get()] { p->JanitorLoop(); });
   return rt;
 }
 

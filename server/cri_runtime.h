@@ -163,6 +163,11 @@ class CriRuntime {
   // was found.
   absl::Status PurgeRemains(const std::string& id, const std::vector<std::string>& cgroup_parents,
                             const MonitorMap& monitors, std::vector<std::string>* removed);
+  // The end of a failed RunPodSandbox or CreateContainer, after its steps were undone: whatever they
+  // could not undo (the disk full, descriptors exhausted) is purged, or else the intent is kept and
+  // the janitor retries until it succeeds.
+  void FinishRollback(intent::Intent intent, const std::string& id, const std::string& cgroup_parent);
+  void JanitorLoop();
   void ExitLoop();
   void ApplyExit(const conmon::ExitRecord& exit);
   absl::StatusOr<runtime::Runtime*> RuntimeFor(const std::string& handler);
@@ -212,6 +217,15 @@ class CriRuntime {
   cdi::Registry cdi_;           // the CDI spec directories ([crio.runtime] cdi_spec_dirs)
 
   std::optional<intent::Log> intents_;  // <root>/intents
+  struct Rollback {
+    intent::Record record;
+    std::string cgroup_parent;
+  };
+  absl::Mutex janitor_mu_;
+  absl::CondVar janitor_cv_;
+  bool stopping_ ABSL_GUARDED_BY(janitor_mu_) = false;
+  std::vector<Rollback> rollbacks_ ABSL_GUARDED_BY(janitor_mu_);  // unfinished, retried by the janitor
+  std::thread janitor_thread_;
 
   std::optional<conmon::ExitWatcher> exits_;
   UniqueFd stop_event_;  // eventfd: ends the exit loop

@@ -463,4 +463,56 @@ void CriRuntime::RecoverOperations() {
             {{"intents", static_cast<int64_t>(pending->size())}, {"ms", (MonotonicNow() - t0) / 1'000'000}});
 }
 
+namespace {
+constexpr absl::Duration kJanitorInterval = absl::Seconds(2);
+}  // namespace
+
+void CriRuntime::FinishRollback(intent::Intent intent, const std::string& id,
+                                const std::string& cgroup_parent) {
+  MonitorMap all = FindMonitors(config_.Get()->ExitsDir());
+  MonitorMap monitors;
+  if (auto it = all.find(id); it != all.end()) monitors[id] = it->second;
+  std::vector<std::string> removed;
+  absl::Status st = PurgeRemains(id, {cgroup_parent}, monitors, &removed);
+  if (!removed.empty()) {
+    log::Warn(kComponent, "a failed operation's undo had left things; removed",
+              {{"operation", intent.record().kind}, {"id", id}, {"removed", Join(removed, ", ")}});
+  }
+  if (st.ok()) return;  // the intent is resolved as it goes
+  log::Warn(kComponent, "a failed operation could not be undone yet; retrying in the background",
+            {{"operation", intent.record().kind}, {"id", id}, {"error", st}});
+  intent::Record record = intent.record();
+  record.file = intent.file();
+  intent.Keep();
+  absl::MutexLock l(&janitor_mu_);
+  rollbacks_.push_back({std::move(record), cgroup_parent});
+}
+
+void CriRuntime::JanitorLoop() {
+  absl::MutexLock l(&janitor_mu_);
+  while (!stopping_) {
+    janitor_cv_.WaitWithTimeout(&janitor_mu_, kJanitorInterval);
+    if (stopping_ || rollbacks_.empty()) continue;
+    std::vector<Rollback> pending = std::move(rollbacks_);
+    rollbacks_.clear();
+    janitor_mu_.Unlock();
+    MonitorMap monitors = FindMonitors(config_.Get()->ExitsDir());
+    std::vector<Rollback> again;
+    for (Rollback& r : pending) {
+      std::vector<std::string> removed;
+      absl::Status st = PurgeRemains(r.record.object, {r.cgroup_parent}, monitors, &removed);
+      if (!st.ok()) {
+        again.push_back(std::move(r));
+        continue;
+      }
+      (void)intents_->Resolve(r.record);
+      log::Info(kComponent, "a failed operation is undone",
+                {{"operation", r.record.kind}, {"id", r.record.object}, {"removed", Join(removed, ", ")}});
+    }
+    janitor_mu_.Lock();
+    rollbacks_.insert(rollbacks_.end(), std::make_move_iterator(again.begin()),
+                      std::make_move_iterator(again.end()));
+  }
+}
+
 }  // namespace cricket::server

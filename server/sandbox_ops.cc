@@ -253,6 +253,8 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   absl::Cleanup unreserve = [&] { state_.RemoveSandbox(s.id); };
   ASSIGN_OR_RETURN(intent::Intent intent,
                    intents_->Begin(kIntentRunPodSandbox, s.id, {{"record", SandboxToJson(s)}}));
+  // After every step's own undo: makes sure nothing is left, or hands the rest to the janitor.
+  absl::Cleanup finish_rollback = [&] { FinishRollback(std::move(intent), s.id, s.cgroup_parent); };
   RETURN_IF_ERROR(MkdirAll(s.run_dir, 0700));
   absl::Cleanup remove_run_dir = [&] { (void)RemoveAll(s.run_dir); };
 
@@ -322,6 +324,7 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   std::move(unpin).Cancel();
   std::move(remove_run_dir).Cancel();
   std::move(unreserve).Cancel();
+  std::move(finish_rollback).Cancel();
   log::Info("pod", "sandbox ready", {{"id", s.id}, {"name", s.name}, {"ip", s.ips.empty() ? "" : s.ips[0]}});
   return s.id;
 }

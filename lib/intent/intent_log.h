@@ -61,6 +61,7 @@ class Intent {
   void Keep() { file_.clear(); }
 
   const std::string& file() const { return file_; }
+  const Record& record() const { return record_; }
 
  private:
   friend class Log;
