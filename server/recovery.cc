@@ -31,6 +31,7 @@
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/intent_kinds.h"
+#include "server/monitor_settings.h"
 
 namespace cricket::server {
 
@@ -203,6 +204,21 @@ absl::Status CriRuntime::PurgeRemains(const std::string& id, const std::vector<s
       (void)cg->KillAll(SIGKILL);
       absl::Status st = cg->Destroy();
       if (st.ok()) removed->push_back(StrCat("cgroup ", where->path));
+      status = Collect(status, st);
+    }
+    // The monitor's own cgroup (conmon_cgroup = "pod": cricket-conmon-<id> beside the container's),
+    // whatever the setting is now: it may have changed since the container was created.
+    for (const std::string& parent : cgroup_parents) {
+      auto where = MonitorCgroupPath("pod", cfg->runtime.cgroup_manager, parent, id);
+      if (!where.ok() || !where->has_value()) continue;
+      auto cg = cgroups::Manager::Open(*host_.cgroup_layout, **where);
+      if (!cg.ok()) continue;
+      bool any = false;
+      for (const cgroups::CgroupDir& d : cg->dirs()) any = any || PathExists(d.dir);
+      if (!any) continue;
+      (void)cg->KillAll(SIGKILL);
+      absl::Status st = cg->Destroy();
+      if (st.ok()) removed->push_back(StrCat("monitor cgroup ", (*where)->path));
       status = Collect(status, st);
     }
   }
