@@ -219,8 +219,16 @@ absl::Status Store::Init() {
   if (!options_.shared) {
     ASSIGN_OR_RETURN(sys::FileLock lock, sys::FileLock::TryAcquire(Path("storage.lock")));
     lock_.emplace(std::move(lock));
-    ASSIGN_OR_RETURN(std::optional<sys::OfdLock> sole,
-                     sys::OfdLock::Acquire(Path("users.lock"), sys::OfdLock::Mode::kExclusive, false));
+    // An open-file-description lock is shared with every fork copy of its holder until that copy
+    // execs or ends: right after a daemon was killed, one of its children (a spawn before its execve)
+    // may still hold it for a moment. Asking a few times over up to 2 s tells that apart from a tool
+    // really using the store, which keeps it for the whole of its copy.
+    std::optional<sys::OfdLock> sole;
+    for (int attempt = 0; attempt < 40 && !sole; ++attempt) {
+      if (attempt > 0) ::usleep(50'000);
+      ASSIGN_OR_RETURN(sole,
+                       sys::OfdLock::Acquire(Path("users.lock"), sys::OfdLock::Mode::kExclusive, false));
+    }
     sole_user_at_open_ = sole.has_value();
     if (sole) users_lock_.emplace(*std::move(sole));
   }
