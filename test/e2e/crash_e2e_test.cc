@@ -3,11 +3,12 @@
 // during its own start-up recovery, each followed by an immediate restart and a clean-up through the CRI
 // only, as kubelet would do it. After every round: no restart was refused, everything acknowledged is
 // still known (in the state the acknowledgement promised), and the host holds nothing of cricketd's
-// beyond what it held before the round (mounts, namespace pins, cgroups, processes, IP reservations,
-// veths, records, intents, run-root and storage directories).
+// beyond what it held before the round (mounts, image volumes, namespace pins with user namespaces,
+// cgroups with the monitors' own, processes, IP reservations, veths, records, intents, run-root and
+// storage directories).
 //
 // CRICKET_CRASH_ROUNDS sets the number of rounds (default 16, two kills per operation);
-// hack/crash-test runs the full count. Needs root; skips otherwise (see pod_fixture.h).
+// hack/crash-rounds runs the full count. Needs root; skips otherwise (see pod_fixture.h).
 #include <gmock/gmock.h>
 #include <signal.h>
 
@@ -17,6 +18,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -74,8 +76,31 @@ class CrashE2eTest : public PodE2eTest {
   // One episode: every operation up to and including `last`, recording what was acknowledged in
   // `acked`; `reached` is notified when `target` begins and `*target_ns` set to how long its call took.
   // Stops at the first failed call (the daemon is gone).
+  //
+  // Odd rounds run the pod in a user namespace (its pin among the pod's others, idmapped layers); the
+  // second container always has an image volume (busybox, mounted from the store); every monitor has a
+  // cgroup of its own in the pod's parent (conmon_cgroup = "pod", set by the test).
   void Episode(Op target, Op last, Acked& acked, absl::Notification& reached, int64_t* target_ns, int round) {
     v1::PodSandboxConfig pod = PodConfig(StrCat("crash-", round));
+    std::optional<v1::NamespaceOption> userns;
+    if (round % 2 == 1) {
+      v1::NamespaceOption ns;
+      ns.mutable_userns_options()->set_mode(v1::POD);
+      for (auto* ids :
+           {ns.mutable_userns_options()->mutable_uids(), ns.mutable_userns_options()->mutable_gids()}) {
+        v1::IDMapping* m = ids->Add();
+        m->set_host_id(400000 + static_cast<uint32_t>(slot()) * 65536);
+        m->set_container_id(0);
+        m->set_length(65536);
+      }
+      userns = ns;
+      *pod.mutable_linux()->mutable_security_context()->mutable_namespace_options() = ns;
+    }
+    auto container = [&](const std::string& name) {
+      v1::ContainerConfig c = ContainerConfig(name, {"sleep", "1000"});
+      if (userns) *c.mutable_linux()->mutable_security_context()->mutable_namespace_options() = *userns;
+      return c;
+    };
     auto step = [&](Op op, const std::function<grpc::Status()>& call, const std::function<void()>& ack) {
       if (op == target && !reached.HasBeenNotified()) reached.Notify();
       int64_t t0 = MonotonicNow();
@@ -99,10 +124,7 @@ class CrashE2eTest : public PodE2eTest {
       return;
     std::string pod_id = id;
     if (!step(
-            kCreate,
-            [&] {
-              return CreateContainer(pod_id, pod, ContainerConfig("a", {"sleep", "1000"}), &id);
-            },
+            kCreate, [&] { return CreateContainer(pod_id, pod, container("a"), &id); },
             [&] { acked.a = id; })) {
       return;
     }
@@ -110,8 +132,11 @@ class CrashE2eTest : public PodE2eTest {
     if (!step(
             kStart, [&] { return StartContainer(a); }, [&] { acked.a_started = true; }))
       return;
-    v1::ContainerConfig bc = ContainerConfig("b", {"sleep", "1000"});
+    v1::ContainerConfig bc = container("b");
     bc.mutable_image()->set_image(image2());
+    v1::Mount* volume = bc.add_mounts();
+    volume->set_container_path("/iv");
+    volume->mutable_image()->set_image(busybox_id());
     // A second creation, killed as often as the first when CreateContainer is the target.
     if (!step(
             kCreate, [&] { return CreateContainer(pod_id, pod, bc, &id); }, [&] { acked.b = id; }))
@@ -230,6 +255,9 @@ class CrashE2eTest : public PodE2eTest {
 TEST_F(CrashE2eTest, KillNineAtRandomInstantsLeavesNothingAndLosesNothing) {
   const int rounds = Rounds();
   std::mt19937_64 rng(std::random_device{}());
+  ASSERT_TRUE(daemon().Stop(SIGTERM).ok());
+  set_extra_daemon_config("\n[crio.runtime]\nconmon_cgroup = \"pod\"\n");
+  StartDaemon();
   const std::set<std::string> baseline_layers = StoredLayers();
   ASSERT_FALSE(baseline_layers.empty());
 
