@@ -46,7 +46,7 @@ constexpr char kUsage[] =
     "  status                              the runtime's conditions\n"
     "  pull --image IMAGE\n"
     "  bench-pods --image IMAGE [--count N] [--runtime-handler H] [--prefix NAME] [--log-root DIR]\n"
-    "  bench-cycles --image IMAGE [--count N] [--prefix NAME] [--log-root DIR]\n"
+    "  bench-cycles --image IMAGE [--count N] [--prefix NAME] [--log-root DIR] [--host-network]\n"
     "  events [--stall]\n";
 
 struct Client {
@@ -166,8 +166,12 @@ void PrintSummary(std::vector<double> ms) {
 }
 
 // One pod's life: run, a container created and started, stopped and removed, the pod stopped and removed.
-bool PodCycle(Client& c, const std::string& image, const std::string& name, const std::string& log_dir) {
+bool PodCycle(Client& c, const std::string& image, const std::string& name, const std::string& log_dir,
+              bool host_network) {
   v1::PodSandboxConfig pod;
+  if (host_network) {
+    pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  }
   pod.mutable_metadata()->set_name(name);
   pod.mutable_metadata()->set_namespace_("bench");
   pod.mutable_metadata()->set_uid(name + "-uid");
@@ -214,7 +218,7 @@ bool PodCycle(Client& c, const std::string& image, const std::string& name, cons
 }
 
 int BenchCycles(Client& c, const std::string& image, int count, const std::string& prefix,
-                std::string log_root) {
+                std::string log_root, bool host_network) {
   v1::PullImageRequest pull;
   pull.mutable_image()->set_image(image);
   v1::PullImageResponse pulled;
@@ -223,7 +227,7 @@ int BenchCycles(Client& c, const std::string& image, int count, const std::strin
   std::vector<double> ms;
   for (int i = 0; i < count; ++i) {
     int64_t start = cricket::MonotonicNow();
-    if (!PodCycle(c, image, StrCat(prefix, "-", i), StrCat(log_root, "/", i))) return 1;
+    if (!PodCycle(c, image, StrCat(prefix, "-", i), StrCat(log_root, "/", i), host_network)) return 1;
     ms.push_back(static_cast<double>(cricket::MonotonicNow() - start) / 1e6);
     printf("cycle %d: %.1f ms\n", i, ms.back());
   }
@@ -261,7 +265,7 @@ int Events(const std::string& target, bool stall) {
 int main(int argc, char** argv) {
   std::string endpoint, command, image, handler, prefix = "bench", log_root;
   int count = 20;
-  bool stall = false;
+  bool stall = false, host_network = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -279,6 +283,8 @@ int main(int argc, char** argv) {
       log_root = value();
     } else if (a == "--stall") {
       stall = true;
+    } else if (a == "--host-network") {
+      host_network = true;
     } else if (command.empty() && a[0] != '-') {
       command = a;
     } else {
@@ -314,7 +320,7 @@ int main(int argc, char** argv) {
       fputs(kUsage, stderr);
       return 2;
     }
-    return BenchCycles(c, image, count, prefix, log_root);
+    return BenchCycles(c, image, count, prefix, log_root, host_network);
   }
   if (command == "events") return Events(target, stall);
   fputs(kUsage, stderr);
