@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "cmd/cri-client/bench_node.h"
 #include "lib/common/file_util.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
@@ -47,12 +48,11 @@ constexpr char kUsage[] =
     "  pull --image IMAGE\n"
     "  bench-pods --image IMAGE [--count N] [--runtime-handler H] [--prefix NAME] [--log-root DIR]\n"
     "  bench-cycles --image IMAGE [--count N] [--prefix NAME] [--log-root DIR] [--host-network]\n"
+    "  bench-node --image IMAGE [--count PODS] [--containers N] [--steady SECONDS] [--prefix NAME]\n"
+    "             [--log-root DIR] [--cgroup-parent /PATH]   fill a node, relisting like kubelet\n"
     "  events [--stall]\n";
 
-struct Client {
-  std::unique_ptr<v1::RuntimeService::Stub> rt;
-  std::unique_ptr<v1::ImageService::Stub> img;
-};
+using cricket::cri_client::Client;
 
 std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 120) {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -263,8 +263,8 @@ int Events(const std::string& target, bool stall) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string endpoint, command, image, handler, prefix = "bench", log_root;
-  int count = 20;
+  std::string endpoint, command, image, handler, prefix = "bench", log_root, cgroup_parent;
+  int count = 20, containers = 3, steady = 60;
   bool stall = false, host_network = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -275,6 +275,12 @@ int main(int argc, char** argv) {
       image = value();
     } else if (a == "--count") {
       count = std::atoi(value().c_str());
+    } else if (a == "--cgroup-parent") {
+      cgroup_parent = value();
+    } else if (a == "--containers") {
+      containers = std::atoi(value().c_str());
+    } else if (a == "--steady") {
+      steady = std::atoi(value().c_str());
     } else if (a == "--runtime-handler") {
       handler = value();
     } else if (a == "--prefix") {
@@ -314,6 +320,27 @@ int main(int argc, char** argv) {
       return 2;
     }
     return BenchPods(c, image, count, handler, prefix, log_root);
+  }
+  if (command == "bench-node") {
+    if (image.empty() || count <= 0 || containers <= 0 || steady < 0) {
+      fputs(kUsage, stderr);
+      return 2;
+    }
+    cricket::cri_client::NodeBenchOptions o;
+    o.image = image;
+    o.prefix = prefix;
+    o.log_root = log_root.empty() ? StrCat("/tmp/", prefix, "-logs") : log_root;
+    o.pods = count;
+    o.containers = containers;
+    o.steady_seconds = steady;
+    o.cgroup_parent = cgroup_parent;
+    auto list_channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), [] {
+      grpc::ChannelArguments args;
+      args.SetInt("cricket.lister", 1);  // a channel of its own, not shared with the pod starts
+      return args;
+    }());
+    Client lister{v1::RuntimeService::NewStub(list_channel), v1::ImageService::NewStub(list_channel)};
+    return cricket::cri_client::BenchNode(c, lister, o);
   }
   if (command == "bench-cycles") {
     if (image.empty() || count <= 0) {
