@@ -25,6 +25,7 @@
 #include "server/intent_kinds.h"
 #include "server/monitor_settings.h"
 #include "server/seccomp_choice.h"
+#include "server/step_timer.h"
 #include "server/user_namespace.h"
 
 namespace cricket::server {
@@ -141,6 +142,7 @@ std::optional<UserNamespaceMaps> CriRuntime::PodUserns(const std::string& sandbo
 absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandbox_id,
                                                         const v1::ContainerConfig& config) {
   auto cfg = config_.Get();
+  StepTimer steps;
   RETURN_IF_ERROR(CheckConfig(config));
   ASSIGN_OR_RETURN(std::shared_ptr<Sandbox> sandbox, state_.FindSandbox(sandbox_id));
   // Shared with other creations in the pod, exclusive of its stop and removal: a container is never
@@ -193,11 +195,13 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   // In a user namespace the image's layers are seen through the pod's maps (idmapped, not chowned).
   storage::RootfsOptions rootfs_options;
   if (userns) rootfs_options.idmap = {userns->uid_map, userns->gid_map};
+  steps.Mark("validate");
   ASSIGN_OR_RETURN(storage::ContainerRootfs created,
                    store_->CreateContainerRootfs(c.id, image.id, rootfs_options));
   absl::Cleanup remove_rootfs = [&] { (void)store_->RemoveContainerRootfs(c.id); };
   ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id, rootfs_options.idmap));
   ASSIGN_OR_RETURN(std::vector<ImageVolumeMount> image_volumes, MountImageVolumes(*store_, c.id, config));
+  steps.Mark("rootfs");
 
   const v1::LinuxContainerSecurityContext& sc = config.linux().security_context();
   std::vector<std::string> caps = host_.capabilities;
@@ -245,7 +249,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
 
   RETURN_IF_ERROR(MkdirAll(c.bundle, 0700));
   absl::Cleanup remove_bundle = [&] { (void)RemoveAll(c.bundle); };
-  RETURN_IF_ERROR(WriteFileAtomic(JoinPath(c.bundle, "config.json"), oci::SerializeSpec(spec), 0600));
+  RETURN_IF_ERROR(WriteFileReplacing(JoinPath(c.bundle, "config.json"), oci::SerializeSpec(spec), 0600));
+  steps.Mark("spec");
 
   conmon::MonitorOptions mo;
   RETURN_IF_ERROR(ApplyMonitorSettings(*cfg, c.runtime_handler, HostCgroupLayout(), sb.cgroup_parent, c.id,
@@ -271,6 +276,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
     (void)rt->Delete(c.id, /*force=*/true);
     return monitor.status();
   }
+  steps.Mark("monitor");
   c.pid = monitor->container.pid;
   c.start_time = monitor->container.start_time;
   c.monitor_pid = monitor->monitor.pid;
@@ -281,6 +287,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
     (void)rt->Delete(c.id, /*force=*/true);
     return st;
   }
+  steps.Mark("save");
   {
     absl::MutexLock l(&container->mu);
     container->record = c;
@@ -292,6 +299,7 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   std::move(unreserve).Cancel();
   std::move(finish_rollback).Cancel();
   log::Info("container", "created", {{"id", c.id}, {"name", c.name}, {"sandbox", c.sandbox_id}});
+  log::Debug("container", "create steps (ms)", {{"id", c.id}, {"steps", steps.Summary()}});
   return c.id;
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "lib/common/logging.h"
+#include "lib/common/memory.h"
 #include "lib/common/strings.h"
 #include "lib/storage/store.h"
 #include "server/build_info.h"
@@ -140,6 +141,7 @@ int main(int argc, char** argv) {
   using namespace cricket;
   // Before anything can start a thread: the daemon waits for these signals with sigwait.
   server::BlockDaemonSignals();
+  TuneAllocatorForDaemon();
 
   Args args;
   if (int rc = ParseArgs(argc, argv, args); rc >= 0) return rc;

@@ -22,6 +22,7 @@
 #include "server/intent_kinds.h"
 #include "server/pod_files.h"
 #include "server/sandbox_resources.h"
+#include "server/step_timer.h"
 #include "server/user_namespace.h"
 
 namespace cricket::server {
@@ -186,7 +187,7 @@ absl::Status CriRuntime::StartInfra(SandboxRecord& s, const Config& cfg) {
   ASSIGN_OR_RETURN(oci::Spec spec, BuildInfraSpec(s, cfg, host_, infra_rootfs_));
   std::string bundle = ContainerRunDir(s.id);
   RETURN_IF_ERROR(MkdirAll(bundle, 0700));
-  RETURN_IF_ERROR(WriteFileAtomic(JoinPath(bundle, "config.json"), oci::SerializeSpec(spec), 0600));
+  RETURN_IF_ERROR(WriteFileReplacing(JoinPath(bundle, "config.json"), oci::SerializeSpec(spec), 0600));
   conmon::MonitorOptions mo;
   RETURN_IF_ERROR(ApplyMonitorSettings(cfg, s.runtime_handler, HostCgroupLayout(), s.cgroup_parent, s.id,
                                        helpers_.conmon, &mo));
@@ -222,6 +223,7 @@ absl::Status CriRuntime::StartInfra(SandboxRecord& s, const Config& cfg) {
 absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig& config,
                                                       const std::string& handler) {
   auto cfg = config_.Get();
+  StepTimer steps;
   RETURN_IF_ERROR(ValidateSandboxConfig(config));
   bool host_net = HostNetwork(config);
   bool host_ipc = HostIpc(config);
@@ -258,8 +260,10 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   RETURN_IF_ERROR(MkdirAll(s.run_dir, 0700));
   absl::Cleanup remove_run_dir = [&] { (void)RemoveAll(s.run_dir); };
 
+  steps.Mark("validate");
   ASSIGN_OR_RETURN(std::vector<sys::PinnedNamespace> pins,
                    PinPodNamespaces(cfg->NamespacesDir(), s.id, host_net, host_ipc, userns));
+  steps.Mark("pin");
   absl::Cleanup unpin = [&] {
     for (const auto& p : pins) (void)sys::UnpinNamespace(p.path);
   };
@@ -276,11 +280,12 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   s.hostname_path = JoinPath(s.run_dir, "hostname");
   s.hosts_path = JoinPath(s.run_dir, "hosts");
   s.resolv_conf_path = JoinPath(s.run_dir, "resolv.conf");
-  RETURN_IF_ERROR(WriteFileAtomic(s.hostname_path, hostname + "\n", 0644));
+  // The pod's files live under runroot (see WriteFileReplacing): replaced atomically, not fsynced.
+  RETURN_IF_ERROR(WriteFileReplacing(s.hostname_path, hostname + "\n", 0644));
   std::string host_resolv = ReadFile("/etc/resolv.conf").value_or("");
   ASSIGN_OR_RETURN(std::string resolv, ResolvConf(config.dns_config(), host_resolv));
-  RETURN_IF_ERROR(WriteFileAtomic(s.resolv_conf_path, resolv, 0644));
-  RETURN_IF_ERROR(WriteFileAtomic(s.hosts_path, HostsFile(hostname, {}), 0644));
+  RETURN_IF_ERROR(WriteFileReplacing(s.resolv_conf_path, resolv, 0644));
+  RETURN_IF_ERROR(WriteFileReplacing(s.hosts_path, HostsFile(hostname, {}), 0644));
   if (!host_ipc) {
     s.shm_path = JoinPath(s.run_dir, "shm");
     RETURN_IF_ERROR(MkdirAll(s.shm_path, 0755));
@@ -292,6 +297,7 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   absl::Cleanup unmount_shm = [&] {
     if (!s.shm_path.empty()) ::umount2(s.shm_path.c_str(), MNT_DETACH);
   };
+  steps.Mark("files");
 
   if (!host_net) {
     cni::PodNetwork pod_network = PodNetworkOf(s);
@@ -299,13 +305,15 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
     ASSIGN_OR_RETURN(cni::Attachment net, cni_->Setup(pod_network));
     s.network_attached = true;
     s.ips = net.ips;
-    RETURN_IF_ERROR(WriteFileAtomic(s.hosts_path, HostsFile(hostname, s.ips), 0644));
+    RETURN_IF_ERROR(WriteFileReplacing(s.hosts_path, HostsFile(hostname, s.ips), 0644));
   }
   absl::Cleanup teardown = [&] {
     if (s.network_attached) (void)cni_->Teardown(PodNetworkOf(s));
   };
+  steps.Mark("cni");
 
   RETURN_IF_ERROR(StartInfra(s, *cfg));
+  steps.Mark("infra");
   absl::Cleanup kill_infra = [&] {
     if (auto r = RuntimeFor(s.runtime_handler); r.ok()) (void)(*r)->Delete(s.id, /*force=*/true);
     (void)RemoveAll(ContainerRunDir(s.id));
@@ -313,6 +321,7 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   };
   s.state = SandboxState::kReady;
   RETURN_IF_ERROR(state_.Save(s));
+  steps.Mark("save");
   {
     absl::MutexLock l(&sandbox->mu);
     sandbox->record = s;
@@ -326,6 +335,7 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   std::move(unreserve).Cancel();
   std::move(finish_rollback).Cancel();
   log::Info("pod", "sandbox ready", {{"id", s.id}, {"name", s.name}, {"ip", s.ips.empty() ? "" : s.ips[0]}});
+  log::Debug("pod", "sandbox steps (ms)", {{"id", s.id}, {"steps", steps.Summary()}});
   return s.id;
 }
 
@@ -433,9 +443,13 @@ void CriRuntime::FillSandboxStatus(const SandboxRecord& s, v1::PodSandboxStatus*
   *st->mutable_annotations() = s.config.annotations();
   st->set_runtime_handler(s.runtime_handler);
   if (info != nullptr) {
-    nlohmann::json j = {
-        {"pid", s.infra_pid},  {"monitorPid", s.monitor_pid},     {"netns", s.netns_path}, {"userns", s.userns_path},
-        {"runDir", s.run_dir}, {"cgroupParent", s.cgroup_parent}, {"runtimeHandler", s.runtime_handler}};
+    nlohmann::json j = {{"pid", s.infra_pid},
+                        {"monitorPid", s.monitor_pid},
+                        {"netns", s.netns_path},
+                        {"userns", s.userns_path},
+                        {"runDir", s.run_dir},
+                        {"cgroupParent", s.cgroup_parent},
+                        {"runtimeHandler", s.runtime_handler}};
     AddPodResourcesInfo(s, j);
     (*info)["info"] = j.dump();
   }

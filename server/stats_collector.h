@@ -33,12 +33,15 @@ class StatsCollector {
   void ForgetGone();
 
   // The raw sources.
-  absl::StatusOr<cgroups::Stats> RuntimeStats(const std::string& handler, const std::string& id);
+  // The CRI's statistics (Container, Pod) read cgroups::StatsParts::CpuMemoryPids(); metrics all.
+  absl::StatusOr<cgroups::Stats> RuntimeStats(const std::string& handler, const std::string& id,
+                                              const cgroups::StatsParts& parts = {});
   // The pod's cgroup (see stats_ops.cc); nullopt without a cgroup parent.
   std::optional<cgroups::CgroupPath> PodCgroup(const SandboxRecord& s) const;
   // The cgroup the runtime made for a container (or the infra, id = sandbox id) of pod `s`.
   std::optional<cgroups::CgroupPath> MemberCgroup(const SandboxRecord& s, const std::string& id) const;
-  cgroups::Stats PodCgroupStats(const SandboxRecord& s, const std::vector<cgroups::Stats>& containers);
+  cgroups::Stats PodCgroupStats(const SandboxRecord& s, const std::vector<cgroups::Stats>& containers,
+                                const cgroups::StatsParts& parts = {});
   // The interfaces of the pod's network namespace; nullopt for a host-network or stopped pod.
   std::optional<std::vector<InterfaceCounters>> PodInterfaces(const SandboxRecord& s);
 

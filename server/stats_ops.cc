@@ -47,10 +47,10 @@ std::string PodKey(const std::string& sandbox_id) { return "pod/" + sandbox_id; 
 
 StatsCollector::StatsCollector(CriRuntime& rt) : rt_(rt), cfg_(rt.config_.Get()) {}
 
-absl::StatusOr<cgroups::Stats> StatsCollector::RuntimeStats(const std::string& handler,
-                                                            const std::string& id) {
+absl::StatusOr<cgroups::Stats> StatsCollector::RuntimeStats(const std::string& handler, const std::string& id,
+                                                            const cgroups::StatsParts& parts) {
   ASSIGN_OR_RETURN(runtime::Runtime * r, rt_.RuntimeFor(handler));
-  return r->Stats(id);
+  return r->Stats(id, parts);
 }
 
 void StatsCollector::FillCpuMemory(const cgroups::Stats& st, const std::string& key, v1::CpuUsage* cpu,
@@ -71,7 +71,7 @@ std::optional<cgroups::Stats> StatsCollector::Container(const ContainerRecord& c
   *a->mutable_annotations() = c.config.annotations();
   std::optional<cgroups::Stats> read;
   if (c.state == ContainerState::kRunning || c.state == ContainerState::kCreated) {
-    auto st = RuntimeStats(c.runtime_handler, c.id);
+    auto st = RuntimeStats(c.runtime_handler, c.id, cgroups::StatsParts::CpuMemoryPids());
     if (st.ok()) {
       FillCpuMemory(*st, c.id, out->mutable_cpu(), out->mutable_memory());
       if (st->memory) {
@@ -119,19 +119,20 @@ std::optional<cgroups::CgroupPath> StatsCollector::PodCgroup(const SandboxRecord
 }
 
 cgroups::Stats StatsCollector::PodCgroupStats(const SandboxRecord& s,
-                                              const std::vector<cgroups::Stats>& containers) {
+                                              const std::vector<cgroups::Stats>& containers,
+                                              const cgroups::StatsParts& parts) {
   if (auto path = PodCgroup(s); path && rt_.host_.cgroup_layout) {
     auto manager = cgroups::Manager::Open(*rt_.host_.cgroup_layout, *path);
     if (manager.ok()) {
-      auto st = manager->GetStats();
+      auto st = manager->GetStats(parts);
       if (st.ok()) return *st;
       log::Debug(kComponent, "no pod cgroup statistics",
                  {{"id", s.id}, {"cgroup", path->path}, {"error", ToStd(st.status().message())}});
     }
   }
-  std::vector<cgroups::Stats> parts = containers;
-  if (auto infra = RuntimeStats(s.runtime_handler, s.id); infra.ok()) parts.push_back(*std::move(infra));
-  return SumStats(parts);
+  std::vector<cgroups::Stats> sum = containers;
+  if (auto infra = RuntimeStats(s.runtime_handler, s.id, parts); infra.ok()) sum.push_back(*std::move(infra));
+  return SumStats(sum);
 }
 
 std::optional<std::vector<InterfaceCounters>> StatsCollector::PodInterfaces(const SandboxRecord& s) {
@@ -169,7 +170,7 @@ void StatsCollector::Pod(const SandboxRecord& s, v1::PodSandboxStats* out) {
     }
   }
   if (s.state != SandboxState::kReady) return;  // stopped: no processes, no network
-  cgroups::Stats st = PodCgroupStats(s, container_stats);
+  cgroups::Stats st = PodCgroupStats(s, container_stats, cgroups::StatsParts::CpuMemoryPids());
   FillCpuMemory(st, PodKey(s.id), linux_stats->mutable_cpu(), linux_stats->mutable_memory());
   if (st.pids) {
     linux_stats->mutable_process()->set_timestamp(RealtimeNow());

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "cmd/cri-client/bench_node.h"
 #include "lib/common/file_util.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
@@ -46,13 +47,12 @@ constexpr char kUsage[] =
     "  status                              the runtime's conditions\n"
     "  pull --image IMAGE\n"
     "  bench-pods --image IMAGE [--count N] [--runtime-handler H] [--prefix NAME] [--log-root DIR]\n"
-    "  bench-cycles --image IMAGE [--count N] [--prefix NAME] [--log-root DIR]\n"
+    "  bench-cycles --image IMAGE [--count N] [--prefix NAME] [--log-root DIR] [--host-network]\n"
+    "  bench-node --image IMAGE [--count PODS] [--containers N] [--steady SECONDS] [--prefix NAME]\n"
+    "             [--log-root DIR] [--cgroup-parent /PATH]   fill a node, relisting like kubelet\n"
     "  events [--stall]\n";
 
-struct Client {
-  std::unique_ptr<v1::RuntimeService::Stub> rt;
-  std::unique_ptr<v1::ImageService::Stub> img;
-};
+using cricket::cri_client::Client;
 
 std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 120) {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -166,8 +166,12 @@ void PrintSummary(std::vector<double> ms) {
 }
 
 // One pod's life: run, a container created and started, stopped and removed, the pod stopped and removed.
-bool PodCycle(Client& c, const std::string& image, const std::string& name, const std::string& log_dir) {
+bool PodCycle(Client& c, const std::string& image, const std::string& name, const std::string& log_dir,
+              bool host_network) {
   v1::PodSandboxConfig pod;
+  if (host_network) {
+    pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  }
   pod.mutable_metadata()->set_name(name);
   pod.mutable_metadata()->set_namespace_("bench");
   pod.mutable_metadata()->set_uid(name + "-uid");
@@ -214,7 +218,7 @@ bool PodCycle(Client& c, const std::string& image, const std::string& name, cons
 }
 
 int BenchCycles(Client& c, const std::string& image, int count, const std::string& prefix,
-                std::string log_root) {
+                std::string log_root, bool host_network) {
   v1::PullImageRequest pull;
   pull.mutable_image()->set_image(image);
   v1::PullImageResponse pulled;
@@ -223,7 +227,7 @@ int BenchCycles(Client& c, const std::string& image, int count, const std::strin
   std::vector<double> ms;
   for (int i = 0; i < count; ++i) {
     int64_t start = cricket::MonotonicNow();
-    if (!PodCycle(c, image, StrCat(prefix, "-", i), StrCat(log_root, "/", i))) return 1;
+    if (!PodCycle(c, image, StrCat(prefix, "-", i), StrCat(log_root, "/", i), host_network)) return 1;
     ms.push_back(static_cast<double>(cricket::MonotonicNow() - start) / 1e6);
     printf("cycle %d: %.1f ms\n", i, ms.back());
   }
@@ -259,9 +263,9 @@ int Events(const std::string& target, bool stall) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string endpoint, command, image, handler, prefix = "bench", log_root;
-  int count = 20;
-  bool stall = false;
+  std::string endpoint, command, image, handler, prefix = "bench", log_root, cgroup_parent;
+  int count = 20, containers = 3, steady = 60;
+  bool stall = false, host_network = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -271,6 +275,12 @@ int main(int argc, char** argv) {
       image = value();
     } else if (a == "--count") {
       count = std::atoi(value().c_str());
+    } else if (a == "--cgroup-parent") {
+      cgroup_parent = value();
+    } else if (a == "--containers") {
+      containers = std::atoi(value().c_str());
+    } else if (a == "--steady") {
+      steady = std::atoi(value().c_str());
     } else if (a == "--runtime-handler") {
       handler = value();
     } else if (a == "--prefix") {
@@ -279,6 +289,8 @@ int main(int argc, char** argv) {
       log_root = value();
     } else if (a == "--stall") {
       stall = true;
+    } else if (a == "--host-network") {
+      host_network = true;
     } else if (command.empty() && a[0] != '-') {
       command = a;
     } else {
@@ -309,12 +321,33 @@ int main(int argc, char** argv) {
     }
     return BenchPods(c, image, count, handler, prefix, log_root);
   }
+  if (command == "bench-node") {
+    if (image.empty() || count <= 0 || containers <= 0 || steady < 0) {
+      fputs(kUsage, stderr);
+      return 2;
+    }
+    cricket::cri_client::NodeBenchOptions o;
+    o.image = image;
+    o.prefix = prefix;
+    o.log_root = log_root.empty() ? StrCat("/tmp/", prefix, "-logs") : log_root;
+    o.pods = count;
+    o.containers = containers;
+    o.steady_seconds = steady;
+    o.cgroup_parent = cgroup_parent;
+    auto list_channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), [] {
+      grpc::ChannelArguments args;
+      args.SetInt("cricket.lister", 1);  // a channel of its own, not shared with the pod starts
+      return args;
+    }());
+    Client lister{v1::RuntimeService::NewStub(list_channel), v1::ImageService::NewStub(list_channel)};
+    return cricket::cri_client::BenchNode(c, lister, o);
+  }
   if (command == "bench-cycles") {
     if (image.empty() || count <= 0) {
       fputs(kUsage, stderr);
       return 2;
     }
-    return BenchCycles(c, image, count, prefix, log_root);
+    return BenchCycles(c, image, count, prefix, log_root, host_network);
   }
   if (command == "events") return Events(target, stall);
   fputs(kUsage, stderr);

@@ -16,6 +16,7 @@ Library use (hack/test-images does this):
 CLI:
     imagebuild.py build SPEC.json [--registry HOST:PORT] [--oci-layout DIR] [--summary-json FILE]
     imagebuild.py bigimage --registry HOST:PORT --repo REPO [--tag T] [--layers 4] [--total-mb 200]
+    imagebuild.py treeimage --registry HOST:PORT --repo REPO [--tag T] [--trees DIR,...] [--max-layers 4]
 A SPEC is {"images": [IMAGE...]}; an IMAGE is {"repo", "tags", "format": "oci"|"docker",
 "layers": [LAYER...], "config": {...}, "platform": {...}} or {"repo", "tags", "format",
 "index": [IMAGE-without-repo...]}; a LAYER is {"compression": "gzip"|"zstd"|"none",
@@ -523,6 +524,99 @@ def big_image(cache_dir, layers=4, total_mb=200, seed="cricket-bench", fmt="oci"
 
 
 # ---------------------------------------------------------------------------------------------------
+# Realistic images (pull benchmarks): one gzip layer (level 6, what docker and buildkit use) per host
+# directory tree, e.g. Debian's Go, gcc and header trees. tar(1) writes the stream (sorted names, mtime
+# 0, numeric owners 0:0, so the same trees give the same digests), gzip(1) compresses it; both run as
+# pipes, so nothing is held in memory. Cached by the trees' file list, sizes and mtimes.
+
+DEFAULT_TREES = ["/usr/lib/go-1.19", "/usr/lib/gcc", "/usr/include", "/usr/lib/go-1.23",
+                 "/usr/share/doc", "/usr/share/locale", "/usr/lib/python3", "/usr/share/perl"]
+
+
+def tree_fingerprint(root):
+    h = hashlib.sha256(root.encode())
+    total = 0
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            try:
+                st = os.lstat(os.path.join(d, name))
+            except OSError:
+                continue
+            total += st.st_size
+            h.update(f"{d}/{name} {st.st_size} {int(st.st_mtime)}\n".encode())
+    return h.hexdigest()[:24], total
+
+
+def tree_layer(root, path):
+    """Writes the gzip'd tar of `root` (as its path below /) to `path`; returns its digests."""
+    tar = subprocess.Popen(["tar", "-C", "/", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
+                            "--numeric-owner", "--format=posix", "--pax-option=delete=atime,delete=ctime",
+                            "-cf", "-", root.lstrip("/")], stdout=subprocess.PIPE)
+    tmp = f"{path}.tmp{os.getpid()}"
+    tar_hash = hashlib.sha256()
+    with open(tmp, "wb") as out:
+        gz = subprocess.Popen(["gzip", "-6", "-n", "-c"], stdin=subprocess.PIPE, stdout=out)
+        while chunk := tar.stdout.read(1 << 20):
+            tar_hash.update(chunk)
+            gz.stdin.write(chunk)
+        gz.stdin.close()
+        if tar.wait() != 0 or gz.wait() != 0:
+            raise BuildError(f"tar | gzip of {root} failed")
+    gz_hash = hashlib.sha256()
+    with open(tmp, "rb") as f:
+        while chunk := f.read(1 << 20):
+            gz_hash.update(chunk)
+    os.replace(tmp, path)
+    return {"digest": "sha256:" + gz_hash.hexdigest(), "size": os.path.getsize(path),
+            "diff_id": "sha256:" + tar_hash.hexdigest()}
+
+
+def tree_image(cache_dir, trees, fmt="oci", max_layers=4, target_mb=800):
+    """An image of one layer per existing tree of `trees` (bottom first), taken in order until
+    `max_layers` or `target_mb` of file data. Returns (built, [(tree, unpacked bytes)])."""
+    d = os.path.join(cache_dir, "trees")
+    os.makedirs(d, exist_ok=True)
+    used, prints = [], []
+    for t in trees:
+        if len(used) >= max_layers or sum(p[1] for p in prints) >= target_mb * 1e6:
+            break
+        if os.path.isdir(t):
+            used.append(t)
+            prints.append(tree_fingerprint(t))
+    if not used:
+        raise BuildError(f"none of the trees {trees} exists")
+
+    def build(i):
+        key = prints[i][0]
+        meta_path = os.path.join(d, f"{key}.json")
+        if os.path.exists(meta_path):
+            with open(meta_path) as f:
+                return json.load(f)
+        m = tree_layer(used[i], os.path.join(d, f"{key}.gz"))
+        m["file"] = f"{key}.gz"
+        with open(f"{meta_path}.tmp{os.getpid()}", "w") as f:
+            json.dump(m, f)
+        os.replace(f"{meta_path}.tmp{os.getpid()}", meta_path)
+        return m
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+        meta = list(ex.map(build, range(len(used))))
+    blobs = [Blob(LAYER_TYPES[(fmt, "gzip")], path=os.path.join(d, m["file"]), digest=m["digest"],
+                  size=m["size"]) for m in meta]
+    platform = host_platform()
+    cfg = {"created": CREATED, "architecture": platform["architecture"], "os": "linux",
+           "config": {"Cmd": ["/bin/sh"]},
+           "rootfs": {"type": "layers", "diff_ids": [m["diff_id"] for m in meta]}}
+    config = Blob(OCI_CONFIG if fmt == "oci" else DOCKER_CONFIG, canonical_json(cfg))
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST,
+                "config": config.descriptor(), "layers": [b.descriptor() for b in blobs]}
+    built = Built(manifest["mediaType"], canonical_json(manifest), [config] + blobs, platform=platform,
+                  config_digest=config.digest)
+    return built, [(t, p[1]) for t, p in zip(used, prints)]
+
+
+# ---------------------------------------------------------------------------------------------------
 # JSON specs.
 
 def entry_from_spec(e, base):
@@ -616,6 +710,17 @@ def main(argv=None):
     g.add_argument("--total-mb", type=int, default=200)
     g.add_argument("--seed", default="cricket-bench")
     g.add_argument("--oci-layout")
+    t = sub.add_parser("treeimage", help="push an image of one gzip layer per host directory tree")
+    add_registry_args(t)
+    t.add_argument("--repo", default="cricket-test/trees")
+    t.add_argument("--tag", default="latest")
+    t.add_argument("--trees", default=",".join(DEFAULT_TREES),
+                   help="comma-separated directories, taken in order (missing ones skipped) up to "
+                        "--max-layers layers or --target-mb of file data")
+    t.add_argument("--max-layers", type=int, default=4)
+    t.add_argument("--target-mb", type=int, default=800)
+    t.add_argument("--oci-layout")
+    t.add_argument("--summary-json")
     args = p.parse_args(argv)
     try:
         return run(args)
@@ -637,6 +742,15 @@ def run(args):
             tags = s.get("tags") or ["latest"]
             results.update(publish(reg, s["repo"], tags, built))
             layout_refs += [(f"{s['repo']}:{t}", built) for t in tags]
+    elif args.cmd == "treeimage":
+        if not args.cache_dir:
+            raise BuildError("treeimage needs --cache-dir (the compressed layers are kept there)")
+        built, trees = tree_image(args.cache_dir, [t for t in args.trees.split(",") if t],
+                                  max_layers=args.max_layers, target_mb=args.target_mb)
+        for tree, size in trees:
+            print(f"layer: {tree} ({size / 1e6:.0f} MB)")
+        results.update(publish(reg, args.repo, [args.tag], built))
+        layout_refs.append((f"{args.repo}:{args.tag}", built))
     else:
         if not args.cache_dir:
             raise BuildError("bigimage needs --cache-dir (the random layers are kept there)")

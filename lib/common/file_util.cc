@@ -49,7 +49,8 @@ absl::Status WriteAll(int fd, std::string_view data, const std::string& what) {
 }
 }  // namespace
 
-absl::Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+namespace {
+absl::Status WriteByRename(const std::string& path, std::string_view content, mode_t mode, bool durable) {
   std::string dir = DirName(path);
   std::string tmp = StrCat(dir, "/.", BaseName(path), ".tmp-XXXXXX");
   UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
@@ -64,13 +65,23 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view content, 
   } unlinker{tmp, done};
   if (::fchmod(fd.get(), mode) != 0) return ErrnoError("chmod", tmp);
   RETURN_IF_ERROR(WriteAll(fd.get(), content, tmp));
-  if (::fsync(fd.get()) != 0) return ErrnoError("fsync", tmp);
+  if (durable && ::fsync(fd.get()) != 0) return ErrnoError("fsync", tmp);
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("rename over", path);
   done = true;
+  if (!durable) return absl::OkStatus();
   UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dirfd && ::fsync(dirfd.get()) != 0) return ErrnoError("fsync directory", dir);
   return absl::OkStatus();
+}
+}  // namespace
+
+absl::Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+  return WriteByRename(path, content, mode, /*durable=*/true);
+}
+
+absl::Status WriteFileReplacing(const std::string& path, std::string_view content, mode_t mode) {
+  return WriteByRename(path, content, mode, /*durable=*/false);
 }
 
 absl::Status MkdirAll(const std::string& path, mode_t mode) {

@@ -20,6 +20,12 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t limit = 64 
 // a stale temporary (".<name>.tmp-*") may remain and is ignored by readers.
 absl::Status WriteFileAtomic(const std::string& path, std::string_view content, mode_t mode = 0644);
 
+// The same replacement by rename, without the fsyncs: readers and a crash of this process see the old
+// or the new content, but a power loss may leave either, or an empty file. For files that do not
+// outlive the boot (the runtime state under runroot: a pod's hostname, hosts and resolv.conf, OCI
+// bundles), whose fsyncs cost milliseconds each where /run is not a tmpfs.
+absl::Status WriteFileReplacing(const std::string& path, std::string_view content, mode_t mode = 0644);
+
 // Creates `path` and its missing parents with `mode`; an existing directory is fine.
 absl::Status MkdirAll(const std::string& path, mode_t mode = 0755);
 

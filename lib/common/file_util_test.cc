@@ -32,6 +32,18 @@ TEST_F(FileUtilTest, AtomicWriteReplacesAndLeavesNoTemporary) {
   EXPECT_EQ(ListDir(dir_)->size(), 1u);
 }
 
+TEST_F(FileUtilTest, ReplacingWriteReplacesAndLeavesNoTemporary) {
+  std::string p = dir_ + "/hosts";
+  ASSERT_TRUE(WriteFileReplacing(p, "one", 0644).ok());
+  ASSERT_TRUE(WriteFileReplacing(p, "two", 0600).ok());
+  EXPECT_EQ(*ReadFile(p), "two");
+  struct stat st;
+  ASSERT_EQ(stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(ListDir(dir_)->size(), 1u);
+  EXPECT_FALSE(WriteFileReplacing(dir_ + "/missing/f", "x").ok());
+}
+
 TEST_F(FileUtilTest, ReadFileErrorsNameThePathAndRespectLimit) {
   auto missing = ReadFile(dir_ + "/nope");
   ASSERT_FALSE(missing.ok());

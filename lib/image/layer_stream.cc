@@ -2,6 +2,9 @@
 
 #include <zlib.h>
 #include <zstd.h>
+#ifdef CRICKET_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
@@ -85,6 +88,79 @@ class GzipDecompressor : public Decompressor {
   std::string out_;
 };
 
+#ifdef CRICKET_HAVE_ISAL
+// ISA-L's igzip: several times zlib's inflate speed (SIMD Huffman decoding, hardware CRC-32) on the
+// same RFC 1951/1952 streams; it checks each member's CRC-32 and length itself (ISAL_GZIP). It reads
+// every header field zlib reads (name, comment, extra, header CRC).
+class IgzipDecompressor : public Decompressor {
+ public:
+  explicit IgzipDecompressor(ChunkSink sink)
+      : sink_(std::move(sink)), state_(std::make_unique<inflate_state>()), out_(kDecompressChunk, '\0') {
+    isal_inflate_init(state_.get());
+    state_->crc_flag = ISAL_GZIP;
+  }
+
+  absl::Status Write(std::string_view in) override {
+    if (in.empty()) return absl::OkStatus();
+    seen_input_ = true;
+    inflate_state* st = state_.get();
+    st->next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(in.data()));
+    st->avail_in = static_cast<uint32_t>(in.size());
+    for (;;) {
+      if (st->block_state == ISAL_BLOCK_FINISH) {
+        // More bytes after a complete member: the next member of a multi-member file.
+        if (st->avail_in == 0) break;
+        isal_inflate_reset(st);
+        st->crc_flag = ISAL_GZIP;
+      }
+      st->next_out = reinterpret_cast<uint8_t*>(out_.data());
+      st->avail_out = static_cast<uint32_t>(out_.size());
+      int r = isal_inflate(st);
+      size_t produced = out_.size() - st->avail_out;
+      if (r < 0 || r > ISAL_OUT_OVERFLOW) return absl::DataLossError(StrCat("gzip: ", ErrorName(r)));
+      if (produced > 0) RETURN_IF_ERROR(sink_(std::string_view(out_.data(), produced)));
+      if (st->block_state == ISAL_BLOCK_FINISH) continue;
+      if (st->avail_in == 0 && produced < out_.size()) break;  // needs more input
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Finish() override {
+    if (!seen_input_) return absl::DataLossError("gzip: empty stream");
+    if (state_->block_state != ISAL_BLOCK_FINISH) {
+      return absl::DataLossError("gzip: truncated stream (unexpected end of data)");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // In zlib's words where zlib has one, so errors read the same whichever engine runs.
+  static std::string_view ErrorName(int r) {
+    switch (r) {
+      case ISAL_INVALID_BLOCK:
+        return "invalid deflate block";
+      case ISAL_INVALID_SYMBOL:
+        return "invalid code";
+      case ISAL_INVALID_LOOKBACK:
+        return "invalid distance too far back";
+      case ISAL_INVALID_WRAPPER:
+        return "incorrect header check";
+      case ISAL_UNSUPPORTED_METHOD:
+        return "unknown compression method";
+      case ISAL_INCORRECT_CHECKSUM:
+        return "incorrect data check";
+      default:
+        return "corrupt data";
+    }
+  }
+
+  ChunkSink sink_;
+  std::unique_ptr<inflate_state> state_;
+  std::string out_;
+  bool seen_input_ = false;
+};
+#endif  // CRICKET_HAVE_ISAL
+
 class ZstdDecompressor : public Decompressor {
  public:
   explicit ZstdDecompressor(ChunkSink sink)
@@ -155,9 +231,20 @@ Compression DetectCompression(std::string_view p) {
   return Compression::kNone;
 }
 
-std::unique_ptr<Decompressor> NewDecompressor(Compression c, ChunkSink sink) {
+std::string_view GzipEngineName() {
+#ifdef CRICKET_HAVE_ISAL
+  return "igzip";
+#else
+  return "zlib";
+#endif
+}
+
+std::unique_ptr<Decompressor> NewDecompressor(Compression c, ChunkSink sink, GzipEngine engine) {
   switch (c) {
     case Compression::kGzip:
+#ifdef CRICKET_HAVE_ISAL
+      if (engine == GzipEngine::kDefault) return std::make_unique<IgzipDecompressor>(std::move(sink));
+#endif
       return std::make_unique<GzipDecompressor>(std::move(sink));
     case Compression::kZstd:
       return std::make_unique<ZstdDecompressor>(std::move(sink));

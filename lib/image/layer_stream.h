@@ -44,8 +44,15 @@ class Decompressor {
   virtual absl::Status Finish() = 0;
 };
 
+// How gzip is inflated: kDefault is ISA-L's igzip when cricket was built with libisal (several times
+// faster), else zlib; kZlib is zlib.
+enum class GzipEngine { kDefault, kZlib };
+// "igzip" or "zlib": what kDefault uses in this build.
+std::string_view GzipEngineName();
+
 // gzip accepts concatenated members; zstd concatenated frames (and skippable frames).
-std::unique_ptr<Decompressor> NewDecompressor(Compression c, ChunkSink sink);
+std::unique_ptr<Decompressor> NewDecompressor(Compression c, ChunkSink sink,
+                                              GzipEngine engine = GzipEngine::kDefault);
 
 // Counts and hashes a blob's bytes against its descriptor.
 class BlobVerifier {

@@ -223,6 +223,45 @@ TEST(LayerStreamErrorsTest, SinkErrorsStopTheStream) {
   EXPECT_EQ(calls, 1);
 }
 
+// Both gzip engines read the same streams the same way, fed in any piece size: one member, several
+// members (with a file name in the header), and they refuse a corrupted CRC-32 or length trailer.
+TEST(GzipEngineTest, EnginesAgree) {
+  std::string data = TestData(700 << 10);
+  std::string named = Gzip(data.substr(0, 1000));
+  named[3] |= 0x08;  // FNAME: a zero-terminated name follows the 10-byte header
+  named.insert(10, std::string("layer.tar\0", 10));
+  std::string multi = named + Gzip(data.substr(1000, 300000)) + Gzip(data.substr(301000));
+  for (GzipEngine engine : {GzipEngine::kDefault, GzipEngine::kZlib}) {
+    for (size_t piece : {size_t{1} << 20, size_t{4096}, size_t{7}}) {
+      for (const std::string& blob : {Gzip(data), multi}) {
+        std::string out;
+        auto d = NewDecompressor(
+            Compression::kGzip,
+            [&](std::string_view c) {
+              out.append(c);
+              return absl::OkStatus();
+            },
+            engine);
+        for (size_t off = 0; off < blob.size(); off += piece) {
+          ASSERT_TRUE(d->Write(std::string_view(blob).substr(off, piece)).ok()) << piece;
+        }
+        ASSERT_TRUE(d->Finish().ok()) << GzipEngineName() << " " << piece;
+        EXPECT_EQ(out, data);
+      }
+    }
+    for (size_t from_end : {8, 4}) {  // the CRC-32, then the length
+      std::string bad = Gzip(data);
+      bad[bad.size() - from_end] = static_cast<char>(bad[bad.size() - from_end] ^ 1);
+      auto d = NewDecompressor(
+          Compression::kGzip, [](std::string_view) { return absl::OkStatus(); }, engine);
+      absl::Status s = d->Write(bad);
+      if (s.ok()) s = d->Finish();
+      EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << from_end;
+      EXPECT_NE(s.message().find("incorrect"), absl::string_view::npos) << s;
+    }
+  }
+}
+
 TEST(BlobVerifierTest, ChecksSizeAndDigest) {
   Digest d = Digest::Sha256Of("hello");
   BlobVerifier ok(d, 5, "blob");

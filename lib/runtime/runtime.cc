@@ -169,12 +169,12 @@ absl::Status Runtime::Update(const std::string& id, const oci::LinuxResources& r
   return store.SaveSpec(id, spec);
 }
 
-absl::StatusOr<cgroups::Stats> Runtime::Stats(const std::string& id) const {
+absl::StatusOr<cgroups::Stats> Runtime::Stats(const std::string& id, const cgroups::StatsParts& parts) const {
   ContainerStore store(options_.root);
   ASSIGN_OR_RETURN(ContainerRecord r, store.Load(id));
   auto cg = CgroupFor(options_, r);
   if (!cg) return absl::FailedPreconditionError(StrCat("container ", id, " has no cgroup"));
-  return cg->GetStats();
+  return cg->GetStats(parts);
 }
 
 absl::StatusOr<std::vector<pid_t>> Runtime::Pids(const std::string& id) const {

@@ -126,7 +126,7 @@ class Runtime {
   absl::Status Resume(const std::string& id);
   // Applies new resource limits to a live container (and records them in its spec).
   absl::Status Update(const std::string& id, const oci::LinuxResources& resources);
-  absl::StatusOr<cgroups::Stats> Stats(const std::string& id) const;
+  absl::StatusOr<cgroups::Stats> Stats(const std::string& id, const cgroups::StatsParts& parts = {}) const;
   // Pids (host pid namespace) of every process of the container.
   absl::StatusOr<std::vector<pid_t>> Pids(const std::string& id) const;
 

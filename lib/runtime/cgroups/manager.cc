@@ -399,30 +399,41 @@ absl::Status Manager::Destroy() const {
   return first;
 }
 
-absl::StatusOr<Stats> Manager::GetStats() const {
-  if (!Exists()) return absl::NotFoundError(StrCat("cgroup ", path_.path, " does not exist"));
+absl::StatusOr<Stats> Manager::GetStats(const StatsParts& parts) const {
+  const char* controllers[] = {
+      parts.cpu ? "cpuacct" : nullptr, parts.cpu ? "cpu" : nullptr,         parts.memory ? "memory" : nullptr,
+      parts.pids ? "pids" : nullptr,   parts.hugetlb ? "hugetlb" : nullptr, parts.io ? "blkio" : nullptr,
+      parts.io ? "io" : nullptr};
+  for (const char* c : controllers) {
+    const CgroupDir* d = c != nullptr ? FindDir(dirs_, c) : nullptr;
+    if (d != nullptr && !IsDir(d->dir)) {
+      return absl::NotFoundError(StrCat("cgroup ", path_.path, " does not exist"));
+    }
+  }
   Stats s;
-  const CgroupDir* cpuacct = FindDir(dirs_, "cpuacct");
+  const CgroupDir* cpuacct = parts.cpu ? FindDir(dirs_, "cpuacct") : nullptr;
   const CgroupDir* cpu = FindDir(dirs_, "cpu");
-  const CgroupDir* u = FindUnified(dirs_);
+  const CgroupDir* u = parts.cpu ? FindUnified(dirs_) : nullptr;
   if (cpuacct != nullptr && cpuacct->hierarchy.version == 1) {
     ASSIGN_OR_RETURN(s.cpu, ReadCpuStatsV1(cpuacct->dir, cpu && cpu->hierarchy.version == 1 ? cpu->dir : ""));
   } else if (u != nullptr && CgroupFileExists(u->dir, "cpu.stat")) {
     ASSIGN_OR_RETURN(s.cpu, ReadCpuStatsV2(u->dir));
   }
-  if (const CgroupDir* m = FindDir(dirs_, "memory")) {
+  if (const CgroupDir* m = parts.memory ? FindDir(dirs_, "memory") : nullptr) {
     if (m->hierarchy.version == 1) {
       ASSIGN_OR_RETURN(s.memory, ReadMemoryStatsV1(m->dir));
     } else if (CgroupFileExists(m->dir, "memory.current")) {
       ASSIGN_OR_RETURN(s.memory, ReadMemoryStatsV2(m->dir));
     }
   }
-  if (const CgroupDir* p = FindDir(dirs_, "pids"); p && CgroupFileExists(p->dir, "pids.current")) {
+  if (const CgroupDir* p = parts.pids ? FindDir(dirs_, "pids") : nullptr;
+      p && CgroupFileExists(p->dir, "pids.current")) {
     ASSIGN_OR_RETURN(s.pids, ReadPidsStats(p->dir));
   }
-  if (const CgroupDir* h = FindDir(dirs_, "hugetlb")) {
+  if (const CgroupDir* h = parts.hugetlb ? FindDir(dirs_, "hugetlb") : nullptr) {
     ASSIGN_OR_RETURN(s.hugetlb, ReadHugetlbStats(h->dir, h->hierarchy.version));
   }
+  if (!parts.io) return s;
   if (const CgroupDir* b = FindDir(dirs_, "blkio"); b && b->hierarchy.version == 1) {
     ASSIGN_OR_RETURN(s.io, ReadIoStatsV1(b->dir));
   } else if (const CgroupDir* io = FindDir(dirs_, "io"); io && CgroupFileExists(io->dir, "io.stat")) {

@@ -114,7 +114,8 @@ class Manager {
   // rmdir says EBUSY up to destroy_timeout. A missing cgroup is success; ancestors are left alone.
   absl::Status Destroy() const;
 
-  absl::StatusOr<Stats> GetStats() const;
+  // NotFound when a directory it would read from does not exist.
+  absl::StatusOr<Stats> GetStats(const StatsParts& parts = {}) const;
 
   // Starts watching for OOM kills (the memory controller's hierarchy). FailedPrecondition when the
   // host has no memory controller.

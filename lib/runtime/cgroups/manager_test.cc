@@ -205,6 +205,21 @@ TEST(ManagerTest, StatsFromTheRightHierarchies) {
   ASSERT_TRUE(s->io);
   Manager missing = Open(fs.Hybrid("/c"), "/gone");
   EXPECT_TRUE(absl::IsNotFound(missing.GetStats().status()));
+
+  // The CRI's parts only: neither hugetlb nor io is read, and a missing blkio directory does not matter.
+  // (Hybrid() above wrote the default files again.)
+  fs.Write("/sys/fs/cgroup/cpuacct/c/cpuacct.usage", "900\n");
+  ASSERT_TRUE(RemoveAll(fs.Path("/sys/fs/cgroup/blkio/c")).ok());
+  EXPECT_TRUE(absl::IsNotFound(m.GetStats().status()));
+  auto cri = m.GetStats(StatsParts::CpuMemoryPids());
+  ASSERT_TRUE(cri.ok()) << cri.status();
+  ASSERT_TRUE(cri->cpu && cri->memory && cri->pids);
+  EXPECT_EQ(cri->cpu->usage_ns, 900u);
+  EXPECT_TRUE(cri->hugetlb.empty());
+  EXPECT_FALSE(cri->io);
+  // A directory it reads from is missing: NotFound.
+  ASSERT_TRUE(RemoveAll(fs.Path("/sys/fs/cgroup/memory/c")).ok());
+  EXPECT_TRUE(absl::IsNotFound(m.GetStats(StatsParts::CpuMemoryPids()).status()));
 }
 
 TEST(ManagerTest, OomCountsV1) {

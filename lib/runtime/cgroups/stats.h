@@ -60,7 +60,18 @@ struct IoStats {
   bool operator==(const IoStats&) const = default;
 };
 
-// Each part is absent when its controller is not available for the cgroup.
+// Which parts GetStats reads. The CRI's container and pod statistics need cpu, memory and pids only;
+// hugetlb and io (a dozen more files per cgroup on v1) are for the metrics.
+struct StatsParts {
+  bool cpu = true;
+  bool memory = true;
+  bool pids = true;
+  bool hugetlb = true;
+  bool io = true;
+  static StatsParts CpuMemoryPids() { return {.hugetlb = false, .io = false}; }
+};
+
+// Each part is absent when its controller is not available for the cgroup (or was not asked for).
 struct Stats {
   std::optional<CpuStats> cpu;
   std::optional<MemoryStats> memory;
