@@ -106,12 +106,17 @@ int Pull(Client& c, const std::string& image) {
   return 0;
 }
 
-int BenchPods(Client& c, const std::string& image, int count, const std::string& handler,
-              const std::string& prefix, std::string log_root) {
+// The benchmarks pull their image once before timing anything.
+bool PullForBench(Client& c, const std::string& image) {
   v1::PullImageRequest pull;
   pull.mutable_image()->set_image(image);
   v1::PullImageResponse pulled;
-  if (!Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image)) return 1;
+  return Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image);
+}
+
+int BenchPods(Client& c, const std::string& image, int count, const std::string& handler,
+              const std::string& prefix, std::string log_root) {
+  if (!PullForBench(c, image)) return 1;
   if (log_root.empty()) log_root = StrCat("/tmp/", prefix, "-logs");
   std::vector<double> ms;
   for (int i = 0; i < count; ++i) {
@@ -219,10 +224,7 @@ bool PodCycle(Client& c, const std::string& image, const std::string& name, cons
 
 int BenchCycles(Client& c, const std::string& image, int count, const std::string& prefix,
                 std::string log_root, bool host_network) {
-  v1::PullImageRequest pull;
-  pull.mutable_image()->set_image(image);
-  v1::PullImageResponse pulled;
-  if (!Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image)) return 1;
+  if (!PullForBench(c, image)) return 1;
   if (log_root.empty()) log_root = StrCat("/tmp/", prefix, "-logs");
   std::vector<double> ms;
   for (int i = 0; i < count; ++i) {

@@ -104,14 +104,14 @@ TEST_F(RuntimeTest, SeccompDeniedSyscallReturnsEperm) {
 TEST_F(RuntimeTest, UserGroupsUmaskRlimitsCwdEnv) {
   auto& p = *bundle().spec().process;
   p.user = {1000, 1001, 077, {10, 20}, ""};
-  p.cwd = "/work/dir";
+  p.cwd = "/srv/app";
   p.env = {"PATH=/bin", "GREETING=hello"};
   p.rlimits = {{"RLIMIT_NOFILE", 512, 256}, {"RLIMIT_NPROC", 100, 100}};
   bundle().SetScript("id; umask; ulimit -n; ulimit -Hn; ulimit -u; pwd; echo $GREETING");
   auto out = RunToCompletion("user");
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_NE(out->output.find("uid=1000 gid=1001 groups=10,20"), std::string::npos) << out->output;
-  EXPECT_NE(out->output.find("0077\n256\n512\n100\n/work/dir\nhello\n"), std::string::npos) << out->output;
+  EXPECT_NE(out->output.find("0077\n256\n512\n100\n/srv/app\nhello\n"), std::string::npos) << out->output;
 }
 
 TEST_F(RuntimeTest, RlimitAboveTheHostsHardLimitIsClamped) {

@@ -294,13 +294,13 @@ TEST_F(PodE2eTest, ProcessSettingsSeenFromInside) {
   v1::KeyValue* kv = root.add_envs();
   kv->set_key("GREETING");
   kv->set_value("hello there");
-  root.set_working_dir("/work/dir");
+  root.set_working_dir("/srv/app");
   auto* caps = root.mutable_linux()->mutable_security_context()->mutable_capabilities();
   caps->add_add_capabilities("NET_ADMIN");
   caps->add_drop_capabilities("CHOWN");
   std::string root_id = MustRunContainer(pod_id, pod, root);
 
-  EXPECT_EQ(MustExec(root_id, "pwd"), "/work/dir\n");
+  EXPECT_EQ(MustExec(root_id, "pwd"), "/srv/app\n");
   std::string env = MustExec(root_id, "env");
   EXPECT_THAT(env, HasSubstr("GREETING=hello there\n"));
   EXPECT_THAT(env, HasSubstr("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"));
