@@ -11,7 +11,9 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +144,22 @@ void* ThreadMain(void* arg) {
   return nullptr;
 }
 
+void* FreshThreadMain(void* arg) {
+  auto* job = static_cast<ThreadJob*>(arg);
+  job->status = (*job->fn)();
+  return nullptr;
+}
+
+// Runs `fn` on a new thread and waits for it; whatever namespaces the thread moves into end with it.
+absl::Status RunOnFreshThread(const std::function<absl::Status()>& fn) {
+  ThreadJob job{-1, 0, &fn, absl::OkStatus()};
+  pthread_t thread;
+  int rc = pthread_create(&thread, nullptr, FreshThreadMain, &job);
+  if (rc != 0) return ErrnoError(rc, "create thread", "for new namespaces");
+  pthread_join(thread, nullptr);
+  return job.status;
+}
+
 }  // namespace
 
 std::string_view NamespaceTypeName(NamespaceType type) {
@@ -224,6 +242,25 @@ absl::StatusOr<std::vector<PinnedNamespace>> PinNamespaces(const std::string& na
     created.push_back(path);
     pinned.push_back({t, path});
   }
+  if (!user) {
+    // Network, IPC and UTS namespaces can be made by one thread for itself: a fresh thread unshares
+    // them, binds its own /proc/thread-self/ns files onto the pins and ends, so no process is forked
+    // from the (large, multithreaded) daemon. A user namespace needs a single-threaded process: the
+    // helper below.
+    std::function<absl::Status()> bind = [&]() -> absl::Status {
+      if (unshare(flags) != 0) return ErrnoError("unshare", "new namespaces");
+      for (const PinnedNamespace& p : pinned) {
+        std::string source = StrCat("/proc/thread-self/ns/", NamespaceTypeName(p.type));
+        if (mount(source.c_str(), p.path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+          return ErrnoError(StrCat("bind ", source, " onto"), p.path);
+        }
+      }
+      return absl::OkStatus();
+    };
+    RETURN_IF_ERROR(RunOnFreshThread(bind));
+    std::move(rollback).Cancel();
+    return pinned;
+  }
   Helper helper;
   RETURN_IF_ERROR(helper.Start(flags));
   std::string proc = StrCat("/proc/", helper.pid());
@@ -247,6 +284,11 @@ absl::Status UnpinNamespace(const std::string& path) {
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("remove namespace pin", path);
   return absl::OkStatus();
+}
+
+bool IsPinned(const std::string& path) {
+  struct statfs st {};
+  return statfs(path.c_str(), &st) == 0 && st.f_type == NSFS_MAGIC;
 }
 
 absl::Status RunInNamespace(const std::string& path, NamespaceType type,

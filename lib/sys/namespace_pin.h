@@ -66,6 +66,9 @@ absl::StatusOr<std::vector<PinnedNamespace>> PinNamespaces(const std::string& na
                                                            const std::vector<NamespaceType>& types,
                                                            const PinOptions& opts = {});
 
+// Whether `path` still holds a namespace (an nsfs file mounted there); false after a reboot or an unpin.
+bool IsPinned(const std::string& path);
+
 // Unmounts (MNT_DETACH) and removes one pin. Idempotent: a missing pin, or a file that is no longer a
 // mount after a crash, is success.
 absl::Status UnpinNamespace(const std::string& path);
