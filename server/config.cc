@@ -108,6 +108,9 @@ const FieldSpec<RuntimeSection> kRuntimeFields[] = {
      "AppArmor profile of containers where the host has AppArmor."},
     {"selinux", &RuntimeSection::selinux, kRestart, "Label containers with SELinux."},
     {"no_pivot", &RuntimeSection::no_pivot, kRestart, "Move the rootfs instead of pivot_root."},
+    {"drop_infra_ctr", &RuntimeSection::drop_infra_ctr, kReload,
+     "Start no infra container for a pod without a pod-level pid namespace (its pinned namespaces keep it "
+     "alive; hostname and sysctls are set in them directly)."},
     {"read_only", &RuntimeSection::read_only, kReload, "Make every container's rootfs read-only."},
     {"log_size_max", &RuntimeSection::log_size_max, kReload, "Largest container log in bytes; -1: no limit."},
     {"ctr_stop_timeout", &RuntimeSection::ctr_stop_timeout, kReload,

@@ -60,6 +60,7 @@ struct RuntimeSection {
   std::string apparmor_profile;
   bool selinux = false;
   bool no_pivot = false;
+  bool drop_infra_ctr = true;
   bool read_only = false;
   int64_t log_size_max = -1;
   int64_t ctr_stop_timeout = 30;

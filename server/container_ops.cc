@@ -228,7 +228,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
   share.netns_path = sb.netns_path;
   share.ipcns_path = sb.ipcns_path;
   share.utsns_path = sb.utsns_path;
-  share.pidns_path = StrCat("/proc/", sb.infra_pid, "/ns/pid");
+  if (sb.infra_pid > 0) share.pidns_path = StrCat("/proc/", sb.infra_pid, "/ns/pid");
+  share.host_pid = sb.config.linux().security_context().namespace_options().pid() == v1::NODE;
   share.hosts_path = sb.hosts_path;
   share.resolv_conf_path = sb.resolv_conf_path;
   share.hostname_path = sb.hostname_path;

@@ -241,8 +241,11 @@ absl::Status SetNamespaces(const ContainerSpecInput& in, oci::Spec& spec) {
   if (!in.sandbox.userns_path.empty()) add(oci::NamespaceType::kUser, in.sandbox.userns_path);
   switch (ns.pid()) {
     case v1::POD:
-      if (in.sandbox.pidns_path.empty()) return absl::FailedPreconditionError("the pod has no pid namespace");
-      add(oci::NamespaceType::kPid, in.sandbox.pidns_path);
+      if (!in.sandbox.pidns_path.empty()) {
+        add(oci::NamespaceType::kPid, in.sandbox.pidns_path);
+      } else if (!in.sandbox.host_pid) {
+        add(oci::NamespaceType::kPid, "");
+      }
       break;
     case v1::CONTAINER:
       add(oci::NamespaceType::kPid, "");

@@ -28,8 +28,11 @@ struct SandboxShare {
   std::string netns_path;
   std::string ipcns_path;
   std::string utsns_path;
-  // The infra process's pid namespace (/proc/<pid>/ns/pid), for pid mode POD.
+  // The infra process's pid namespace (/proc/<pid>/ns/pid), for pid mode POD. "" when the pod has no
+  // infra (no pod-level pid namespace): a container asking for the pod's then gets the pod's mode,
+  // the host's (host_pid) or one of its own.
   std::string pidns_path;
+  bool host_pid = false;
   // Files cricket wrote for the pod, bind-mounted into each container ("" to skip).
   std::string hosts_path;
   std::string resolv_conf_path;

@@ -17,6 +17,7 @@
 #include "lib/oci/capabilities.h"
 #include "lib/storage/overlay_mount.h"
 #include "lib/sys/mount_tree.h"
+#include "lib/sys/namespace_pin.h"
 #include "lib/sys/pidfd.h"
 #include "server/monitor_settings.h"
 
@@ -49,6 +50,17 @@ absl::StatusOr<std::string> PrepareInfraRootfs(const std::string& runroot, const
   ASSIGN_OR_RETURN(std::string binary, ReadFile(pause, 64 << 20));
   RETURN_IF_ERROR(WriteFileAtomic(JoinPath(dir, "pause"), binary, 0755));
   return dir;
+}
+
+// Whether a pod without an infra process is still up: its run directory (under runroot, so gone after a
+// reboot) and every namespace it pinned.
+bool SandboxNamespacesHeld(const SandboxRecord& r) {
+  struct stat st {};
+  if (::stat(r.run_dir.c_str(), &st) != 0) return false;
+  for (const std::string& p : {r.netns_path, r.ipcns_path, r.utsns_path, r.userns_path}) {
+    if (!p.empty() && !sys::IsPinned(p)) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -216,8 +228,12 @@ absl::Status CriRuntime::Recover() {
     absl::MutexLock l(&s->mu);
     SandboxRecord& r = s->record;
     if (r.state != SandboxState::kReady) continue;
-    auto id = sys::IdentifyProcess(r.infra_pid);
-    if (id.ok() && id->start_time == r.infra_start_time) continue;
+    if (r.infra_pid > 0) {
+      auto id = sys::IdentifyProcess(r.infra_pid);
+      if (id.ok() && id->start_time == r.infra_start_time) continue;
+    } else if (SandboxNamespacesHeld(r)) {
+      continue;  // a pod without infra lives as long as its pins (and its run directory: same boot)
+    }
     r.state = SandboxState::kNotReady;
     (void)state_.Save(r);
   }

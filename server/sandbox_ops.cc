@@ -14,6 +14,7 @@
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
 #include "lib/oci/default_spec.h"
+#include "lib/runtime/pod_namespaces.h"
 #include "lib/sys/namespace_pin.h"
 #include "lib/sys/pidfd.h"
 #include "server/container_spec.h"
@@ -42,6 +43,10 @@ bool HostIpc(const v1::PodSandboxConfig& c) {
 }
 bool HostPid(const v1::PodSandboxConfig& c) {
   return c.linux().security_context().namespace_options().pid() == v1::NODE;
+}
+// Only a pod-level pid namespace needs a process (its pid 1) to exist: the others are pinned.
+bool PodPidNamespace(const v1::PodSandboxConfig& c) {
+  return c.linux().security_context().namespace_options().pid() == v1::POD;
 }
 
 absl::Status ValidateSandboxConfig(const v1::PodSandboxConfig& c) {
@@ -86,6 +91,26 @@ absl::Status ValidateSysctls(const std::map<std::string, std::string>& sysctls, 
   return absl::OkStatus();
 }
 
+// The pod's sysctls for its pinned namespaces when it has no infra container: the configured defaults that
+// fit the pod (those for a namespace it shares with the host are skipped, as CRI-O does, with a warning),
+// then the pod's own (validated above), which win.
+std::map<std::string, std::string> PodSysctls(const Config& cfg, const v1::PodSandboxConfig& c, bool host_ipc,
+                                              bool host_net) {
+  std::map<std::string, std::string> out;
+  for (const std::string& kv : cfg.runtime.default_sysctls) {
+    auto split = SplitOnce(kv, '=');
+    if (!split) continue;
+    std::map<std::string, std::string> one = {{std::string(split->first), std::string(split->second)}};
+    if (absl::Status st = ValidateSysctls(one, host_ipc, host_net); !st.ok()) {
+      log::Warn("pod", "default sysctl skipped for this pod", {{"sysctl", kv}, {"error", st}});
+      continue;
+    }
+    out.insert(one.begin(), one.end());
+  }
+  for (const auto& [k, v] : c.linux().sysctls()) out[k] = v;
+  return out;
+}
+
 std::string SandboxName(const v1::PodSandboxMetadata& m) {
   return StrCat(m.name(), "_", m.namespace_(), "_", m.uid(), "_", m.attempt());
 }
@@ -115,10 +140,7 @@ absl::StatusOr<oci::Spec> BuildInfraSpec(const SandboxRecord& s, const Config& c
   ns.push_back({oci::NamespaceType::kMount, ""});
   if (host.cgroup_v2) ns.push_back({oci::NamespaceType::kCgroup, ""});
   l.namespaces = std::move(ns);
-  for (const std::string& kv : cfg.runtime.default_sysctls) {
-    if (auto split = SplitOnce(kv, '=')) l.sysctl[std::string(split->first)] = std::string(split->second);
-  }
-  for (const auto& [k, v] : c.linux().sysctls()) l.sysctl[k] = v;
+  for (const auto& [k, v] : PodSysctls(cfg, c, HostIpc(c), HostNetwork(c))) l.sysctl[k] = v;
   l.cgroups_path = CgroupsPath(cfg.runtime.cgroup_manager, s.cgroup_parent, s.id);
   spec.annotations["io.kubernetes.cri.container-type"] = "sandbox";
   spec.annotations["io.kubernetes.cri.sandbox-id"] = s.id;
@@ -285,7 +307,8 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   std::string host_resolv = ReadFile("/etc/resolv.conf").value_or("");
   ASSIGN_OR_RETURN(std::string resolv, ResolvConf(config.dns_config(), host_resolv));
   RETURN_IF_ERROR(WriteFileReplacing(s.resolv_conf_path, resolv, 0644));
-  RETURN_IF_ERROR(WriteFileReplacing(s.hosts_path, HostsFile(hostname, {}), 0644));
+  // The pod's /etc/hosts names its IPs: written once they are known (below), at once without a network.
+  if (host_net) RETURN_IF_ERROR(WriteFileReplacing(s.hosts_path, HostsFile(hostname, {}), 0644));
   if (!host_ipc) {
     s.shm_path = JoinPath(s.run_dir, "shm");
     RETURN_IF_ERROR(MkdirAll(s.shm_path, 0755));
@@ -312,8 +335,20 @@ absl::StatusOr<std::string> CriRuntime::RunPodSandbox(const v1::PodSandboxConfig
   };
   steps.Mark("cni");
 
-  RETURN_IF_ERROR(StartInfra(s, *cfg));
-  steps.Mark("infra");
+  if (!cfg->runtime.drop_infra_ctr || PodPidNamespace(config)) {
+    RETURN_IF_ERROR(StartInfra(s, *cfg));
+    steps.Mark("infra");
+  } else {
+    // No infra process: the pinned namespaces get what its spec would have set.
+    runtime::PodNamespaceSettings ns;
+    ns.netns_path = s.netns_path;
+    ns.ipcns_path = s.ipcns_path;
+    ns.utsns_path = s.utsns_path;
+    ns.hostname = config.hostname();
+    ns.sysctls = PodSysctls(*cfg, config, host_ipc, host_net);
+    RETURN_IF_ERROR(Annotate(runtime::ApplyPodNamespaceSettings(ns), "set up the pod's namespaces"));
+    steps.Mark("namespaces");
+  }
   absl::Cleanup kill_infra = [&] {
     if (auto r = RuntimeFor(s.runtime_handler); r.ok()) (void)(*r)->Delete(s.id, /*force=*/true);
     (void)RemoveAll(ContainerRunDir(s.id));

@@ -16,7 +16,7 @@
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
 #include "lib/runtime/cgroups/manager.h"
-#include "lib/sys/pidfd.h"
+#include "lib/sys/namespace_pin.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/stats_collector.h"
@@ -136,12 +136,14 @@ cgroups::Stats StatsCollector::PodCgroupStats(const SandboxRecord& s,
 }
 
 std::optional<std::vector<InterfaceCounters>> StatsCollector::PodInterfaces(const SandboxRecord& s) {
-  if (s.netns_path.empty() || s.infra_pid <= 0) return std::nullopt;  // host network: not the pod's
-  auto pidfd = sys::PidFd::OpenIdentity({s.infra_pid, s.infra_start_time});
-  if (!pidfd.ok()) return std::nullopt;
-  auto text = ReadFile(StrCat("/proc/", s.infra_pid, "/net/dev"));
-  // Still alive after the read: the file was the infra process's, not a reused pid's.
-  if (!text.ok() || pidfd->Exited()) return std::nullopt;
+  if (s.netns_path.empty()) return std::nullopt;  // host network: not the pod's
+  // Read from a thread inside the pod's pinned network namespace (a pod may have no infra process).
+  absl::StatusOr<std::string> text = absl::NotFoundError("");
+  absl::Status st = sys::RunInNamespace(s.netns_path, sys::NamespaceType::kNet, [&]() -> absl::Status {
+    text = ReadFile("/proc/thread-self/net/dev");
+    return text.status();
+  });
+  if (!st.ok()) return std::nullopt;
   auto interfaces = ParseNetDev(*text);
   if (!interfaces.ok()) {
     log::Warn(kComponent, "cannot parse net/dev",

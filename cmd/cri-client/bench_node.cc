@@ -114,6 +114,8 @@ double StartPod(Client& c, const NodeBenchOptions& o, int i) {
   pod.mutable_metadata()->set_namespace_("bench");
   pod.mutable_metadata()->set_uid(name + "-uid");
   pod.set_hostname(name);
+  // As kubelet configures a pod by default (no shareProcessNamespace): a pid namespace per container.
+  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
   pod.set_log_directory(StrCat(o.log_root, "/", i));
   // As kubelet's cgroupfs driver does: a parent per pod (containerd has no pod stats without one).
   if (!o.cgroup_parent.empty()) pod.mutable_linux()->set_cgroup_parent(StrCat(o.cgroup_parent, "/pod", i));
@@ -133,6 +135,7 @@ double StartPod(Client& c, const NodeBenchOptions& o, int i) {
     v1::ContainerConfig* cc = create.mutable_config();
     cc->mutable_metadata()->set_name(StrCat("c", k));
     cc->mutable_image()->set_image(o.image);
+    cc->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
     cc->add_command("sleep");
     cc->add_command("3600");
     cc->set_log_path(StrCat("c", k, ".log"));

@@ -125,6 +125,8 @@ int BenchPods(Client& c, const std::string& image, int count, const std::string&
     pod.mutable_metadata()->set_namespace_("bench");
     pod.mutable_metadata()->set_uid(StrCat(prefix, "-uid-", i));
     pod.set_hostname(StrCat(prefix, "-", i));
+    // As kubelet configures a pod by default (no shareProcessNamespace): a pid namespace per container.
+    pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
     pod.set_log_directory(StrCat(log_root, "/", i));
     if (absl::Status st = cricket::MkdirAll(pod.log_directory(), 0755); !st.ok()) {
       fprintf(stderr, "cricket-cri: %s\n", st.ToString().c_str());
@@ -142,6 +144,7 @@ int BenchPods(Client& c, const std::string& image, int count, const std::string&
     v1::ContainerConfig* cc = create.mutable_config();
     cc->mutable_metadata()->set_name("sleep");
     cc->mutable_image()->set_image(image);
+    cc->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
     cc->add_command("sleep");
     cc->add_command("3600");
     cc->set_log_path("sleep.log");

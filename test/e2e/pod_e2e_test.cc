@@ -22,6 +22,7 @@ namespace cricket::e2e {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
 
 constexpr int kExitWaitMs = 30'000;
@@ -455,6 +456,68 @@ TEST_F(PodE2eTest, PidNamespaceSharing) {
   EXPECT_FALSE(PsHas(ps, "sleep 1001")) << ps;
   EXPECT_TRUE(PsHas(ps, "sleep 1002")) << ps;
   EXPECT_EQ(MustExec(alone, "cat /proc/1/cmdline"), std::string("sleep\0001002\0", 11));
+}
+
+// A pod without a pod-level pid namespace (kubelet's default) runs no infra process
+// (drop_infra_ctr): its hostname and sysctls are set in its pinned namespaces, its containers see them,
+// it stays ready across a restart of cricketd, and its network counters still come from its netns.
+TEST_F(PodE2eTest, PodWithoutPodPidNamespaceRunsNoInfraProcess) {
+  v1::PodSandboxConfig pod = PodConfig("noinfra");
+  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  (*pod.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "81";
+  (*pod.mutable_linux()->mutable_sysctls())["kernel.shm_rmid_forced"] = "1";
+  std::string host_port_start = ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start").value_or("");
+  std::string pod_id = MustRunPod(pod);
+  ASSERT_FALSE(pod_id.empty());
+  v1::PodSandboxStatusResponse verbose;
+  ASSERT_TRUE(GetPodStatus(pod_id, &verbose, /*verbose=*/true).ok());
+  EXPECT_THAT(verbose.info().at("info"), HasSubstr("\"pid\":0")) << verbose.info().at("info");
+
+  // Pid mode POD in a pod that has none: the container gets a pid namespace of its own.
+  std::string a = MustRunContainer(pod_id, pod, ContainerConfig("a", {"sleep", "1003"}));
+  std::string b = MustRunContainer(pod_id, pod, Httpd("b", 8080, "served-by-b"));
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(MustExec(a, "cat /proc/1/cmdline"), std::string("sleep\0001003\0", 11));
+  EXPECT_FALSE(PsHas(MustExec(a, "ps -o pid,args"), "httpd"));
+  EXPECT_EQ(MustExec(a, "hostname"), "noinfra\n");
+  EXPECT_EQ(MustExec(b, "hostname"), "noinfra\n");
+  EXPECT_EQ(MustExec(a, "cat /proc/sys/net/ipv4/ip_unprivileged_port_start"), "81\n");
+  EXPECT_EQ(MustExec(a, "cat /proc/sys/kernel/shm_rmid_forced"), "1\n");
+  EXPECT_EQ(ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start").value_or(""), host_port_start);
+  // They share the pod's network: a reaches b's server on localhost.
+  std::string got;
+  for (int i = 0; i < 50 && !absl::StrContains(got, "served-by-b"); ++i) {
+    got = Exec(a, {"wget", "-qO-", "http://127.0.0.1:8080/index.html"}).out;
+    if (!absl::StrContains(got, "served-by-b")) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(got, "served-by-b\n");
+
+  // No process holds the pod: a restarted cricketd still finds it ready (its pins are there).
+  KillDaemon();
+  StartDaemon();
+  EXPECT_EQ(PodStatus(pod_id).state(), v1::SANDBOX_READY);
+  EXPECT_EQ(ContainerStatus(a).state(), v1::CONTAINER_RUNNING);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::PodSandboxStatsRequest req;
+    req.set_pod_sandbox_id(pod_id);
+    v1::PodSandboxStatsResponse resp;
+    ASSERT_TRUE(rt().PodSandboxStats(&ctx, req, &resp).ok());
+    const v1::NetworkUsage& net = resp.stats().linux().network();
+    EXPECT_EQ(net.default_interface().name(), "eth0");
+    EXPECT_GT(net.default_interface().rx_bytes().value(), 0u);
+  }
+
+  // Stopped, it stays not ready across a restart; removed, nothing is left.
+  ASSERT_TRUE(StopPod(pod_id).ok());
+  EXPECT_EQ(PodStatus(pod_id).state(), v1::SANDBOX_NOTREADY);
+  KillDaemon();
+  StartDaemon();
+  EXPECT_EQ(PodStatus(pod_id).state(), v1::SANDBOX_NOTREADY);
+  ASSERT_TRUE(RemovePod(pod_id).ok());
+  EXPECT_THAT(AllLeft(), IsEmpty()) << Join(AllLeft(), "\n");
 }
 
 TEST_F(PodE2eTest, ExecSyncTimeoutKillsOnlyTheExecdProcess) {
