@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "lib/common/file_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/runtime/cgroups/cgroup_path.h"
@@ -71,6 +72,13 @@ absl::StatusOr<HelperReport> Create(const MonitorConfig& c, const int stdio[3], 
   runtime::RuntimeOptions ro;
   ro.root = c.runtime_root;
   ro.systemd_cgroup = c.systemd_cgroup;
+  if (!c.cgroup_layout.empty()) {
+    // Read now: conmon has already joined its own cgroups (--cgroup-procs).
+    ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup"));
+    auto layout = cgroups::Layout::Deserialize(c.cgroup_layout, self_cgroup);
+    if (!layout.ok()) return Annotate(layout.status(), "--cgroup-layout");
+    ro.cgroup_layout = *std::move(layout);
+  }
   ASSIGN_OR_RETURN(runtime::Runtime rt, runtime::Runtime::Open(std::move(ro)));
   runtime::CreateOptions co;
   co.bundle = c.bundle;

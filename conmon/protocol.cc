@@ -59,6 +59,7 @@ absl::Status ApplyArg(MonitorConfig& c, const Arg& a) {
       {"attach-socket", &MonitorConfig::attach_socket},
       {"control-socket", &MonitorConfig::control_socket},
       {"log-level", &MonitorConfig::log_level},
+      {"cgroup-layout", &MonitorConfig::cgroup_layout},
   };
   struct BoolFlag {
     std::string_view name;
@@ -186,6 +187,7 @@ std::vector<std::string> MonitorArgs(const MonitorConfig& c) {
   if (c.stdin_once) a.push_back("--stdin-once");
   if (c.startup_fd >= 0) a.push_back(StrCat("--startup-fd=", c.startup_fd));
   for (const auto& p : c.cgroup_procs) a.push_back(StrCat("--cgroup-procs=", p));
+  if (!c.cgroup_layout.empty()) a.push_back(StrCat("--cgroup-layout=", c.cgroup_layout));
   return a;
 }
 

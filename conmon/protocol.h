@@ -77,6 +77,9 @@ struct MonitorConfig {
   // (crio.runtime conmon_cgroup).
   std::vector<std::string> cgroup_procs;
   std::string log_level = "info";  // --log-level: conmon's own diagnostics on stderr
+  // --cgroup-layout: the host's cgroup hierarchies as cgroups::Layout::Serialize() gives them (cricketd
+  // detected them once); empty: detected from mountinfo.
+  std::string cgroup_layout;
 };
 
 std::vector<std::string> MonitorArgs(const MonitorConfig& config);

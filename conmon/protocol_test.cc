@@ -29,6 +29,7 @@ MonitorConfig FullConfig() {
   c.startup_fd = 3;
   c.cgroup_procs = {"/sys/fs/cgroup/memory/pod/cgroup.procs", "/sys/fs/cgroup/cpu/pod/cgroup.procs"};
   c.log_level = "debug";
+  c.cgroup_layout = R"([{"version":1,"mount_point":"/sys/fs/cgroup/memory","mount_root":"/","controllers":["memory"]}])";
   return c;
 }
 
@@ -49,6 +50,7 @@ void ExpectSame(const MonitorConfig& a, const MonitorConfig& b) {
   EXPECT_EQ(a.startup_fd, b.startup_fd);
   EXPECT_EQ(a.cgroup_procs, b.cgroup_procs);
   EXPECT_EQ(a.log_level, b.log_level);
+  EXPECT_EQ(a.cgroup_layout, b.cgroup_layout);
 }
 
 TEST(MonitorArgsTest, RoundTripsEveryField) {

@@ -83,6 +83,8 @@ absl::Status ApplyMonitorSettings(const Config& config, const std::string& handl
   MonitorSettings s = MonitorSettingsFor(config, handler);
   mo->conmon_path = s.conmon_path.empty() ? default_conmon : s.conmon_path;
   mo->env = std::move(s.env);
+  // The monitor's runtime takes the layout cricketd detected instead of reading the host's mountinfo.
+  if (layout != nullptr) mo->config.cgroup_layout = layout->Serialize();
   ASSIGN_OR_RETURN(std::optional<cgroups::CgroupPath> path,
                    MonitorCgroupPath(s.cgroup, config.runtime.cgroup_manager, cgroup_parent, id));
   if (!path) return absl::OkStatus();

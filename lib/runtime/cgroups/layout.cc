@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "lib/common/file_util.h"
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
@@ -193,6 +195,50 @@ absl::StatusOr<Layout> Layout::FromTexts(std::string_view mountinfo, std::string
   }
   if (v2) v1.push_back(std::move(*v2));
   return FromHierarchies(std::move(v1));
+}
+
+std::string Layout::Serialize() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Hierarchy& h : hierarchies_) {
+    out.push_back({{"version", h.version},
+                   {"mount_point", h.mount_point},
+                   {"mount_root", h.mount_root},
+                   {"controllers", h.controllers}});
+  }
+  return out.dump();
+}
+
+absl::StatusOr<Layout> Layout::Deserialize(std::string_view text, std::string_view self_cgroup) {
+  ASSIGN_OR_RETURN(std::vector<ProcCgroupEntry> own, ParseProcCgroup(self_cgroup));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return absl::InvalidArgumentError("cgroup layout: not a JSON array");
+  std::vector<Hierarchy> hierarchies;
+  for (const nlohmann::json& e : j) {
+    if (!e.is_object() || !e.contains("version") || !e["version"].is_number_integer() ||
+        !e.contains("mount_point") || !e["mount_point"].is_string() || !e.contains("mount_root") ||
+        !e["mount_root"].is_string() || !e.contains("controllers") || !e["controllers"].is_array()) {
+      return absl::InvalidArgumentError(StrCat("cgroup layout: malformed hierarchy ", e.dump()));
+    }
+    Hierarchy h;
+    h.version = e["version"].get<int>();
+    h.mount_point = e["mount_point"].get<std::string>();
+    h.mount_root = e["mount_root"].get<std::string>();
+    for (const nlohmann::json& c : e["controllers"]) {
+      if (!c.is_string()) return absl::InvalidArgumentError(StrCat("cgroup layout: malformed hierarchy ", e.dump()));
+      h.controllers.push_back(c.get<std::string>());
+    }
+    // The same rules as Detect(): v2 is the "0::" line, a v1 hierarchy the line listing its first
+    // controller.
+    for (const ProcCgroupEntry& p : own) {
+      bool mine = h.version == 2 ? p.hierarchy_id == 0 && p.controllers.empty()
+                                 : !h.controllers.empty() &&
+                                       std::find(p.controllers.begin(), p.controllers.end(),
+                                                 h.controllers.front()) != p.controllers.end();
+      if (mine) h.own_cgroup = RelativeToMountRoot(p.path, h.mount_root);
+    }
+    hierarchies.push_back(std::move(h));
+  }
+  return FromHierarchies(std::move(hierarchies));
 }
 
 absl::StatusOr<Layout> Layout::UnifiedAt(const std::string& mount_point, std::string own_cgroup) {

@@ -88,6 +88,14 @@ class Layout {
   // A layout from explicit hierarchies (at most one v2). InvalidArgument when empty or two v2.
   static absl::StatusOr<Layout> FromHierarchies(std::vector<Hierarchy> hierarchies);
 
+  // The hierarchies as one line of JSON (version, mount point, mount root, controllers; not the caller's
+  // own cgroups), so that a process started for one container (cricket-conmon) need not read the host's
+  // mountinfo again: with many pods that file is long and costly to generate.
+  std::string Serialize() const;
+  // A layout from Serialize()'s text, with each hierarchy's own_cgroup taken from `self_cgroup` (the
+  // text of /proc/self/cgroup of the process that will use it). InvalidArgument on a malformed text.
+  static absl::StatusOr<Layout> Deserialize(std::string_view text, std::string_view self_cgroup);
+
   Mode mode() const { return mode_; }
   const std::vector<Hierarchy>& hierarchies() const { return hierarchies_; }
   // The cgroup2 hierarchy, or nullptr in pure v1.

@@ -101,6 +101,30 @@ TEST(LayoutTest, OwnCgroupIsRelativeToTheMountRoot) {
   EXPECT_EQ(l->hierarchies()[0].own_cgroup, "/ctr");
 }
 
+TEST(LayoutTest, SerializedLayoutIsTheSameWithTheReadersOwnCgroups) {
+  FakeCgroupfs fs;
+  Layout l = fs.Hybrid("/x");
+  // Another process (a monitor) in other cgroups: the hierarchies are the same, the own cgroups its.
+  auto back = Layout::Deserialize(l.Serialize(), "5:memory:/mon/a\n3:cpu,cpuacct:/mon/b\n0::/mon/c\n");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->mode(), Mode::kHybrid);
+  ASSERT_EQ(back->hierarchies().size(), l.hierarchies().size());
+  for (size_t i = 0; i < l.hierarchies().size(); ++i) {
+    EXPECT_EQ(back->hierarchies()[i].version, l.hierarchies()[i].version);
+    EXPECT_EQ(back->hierarchies()[i].mount_point, l.hierarchies()[i].mount_point);
+    EXPECT_EQ(back->hierarchies()[i].mount_root, l.hierarchies()[i].mount_root);
+    EXPECT_EQ(back->hierarchies()[i].controllers, l.hierarchies()[i].controllers);
+  }
+  EXPECT_EQ(back->HierarchyFor("memory")->own_cgroup, "/mon/a");
+  EXPECT_EQ(back->HierarchyFor("cpuacct")->own_cgroup, "/mon/b");
+  EXPECT_EQ(back->unified()->own_cgroup, "/mon/c");
+  EXPECT_EQ(back->HierarchyFor("pids")->own_cgroup, "/");  // not listed: the root
+  for (std::string_view bad : {"", "{}", "[{\"version\":1}]", "[{\"version\":3,\"mount_point\":\"/a\","
+                               "\"mount_root\":\"/\",\"controllers\":[]}]"}) {
+    EXPECT_FALSE(Layout::Deserialize(bad, "0::/\n").ok()) << bad;
+  }
+}
+
 TEST(LayoutTest, NoCgroupMountIsAClearError) {
   DetectOptions o;
   auto l = Layout::FromTexts("22 1 0:20 / / rw - ext4 /dev/vda rw\n", "0::/\n", "", o);
