@@ -173,7 +173,22 @@ absl::Status CriRuntime::PurgeRemains(const std::string& id, const std::vector<s
                                       const MonitorMap& monitors, std::vector<std::string>* removed) {
   auto cfg = config_.Get();
   absl::Status status;
-  // Processes first: nothing may recreate what the steps below remove.
+  // Processes first: nothing may recreate what the steps below remove. The container (its init and
+  // cgroup) goes while its monitor still runs, so that the monitor reaps it (an orphaned init would wait
+  // for the host's pid 1, which may reap late); then the monitors; then once more whatever runtime state
+  // a monitor still creating its container made meanwhile.
+  auto delete_runtime_state = [&](bool final_pass) {
+    for (const auto& [name, rt] : runtimes_) {
+      std::string dir = JoinPath(rt->options().root, id);
+      if (!PathExists(dir)) continue;
+      absl::Status st = rt->Delete(id, /*force=*/true);
+      if (!st.ok() && !final_pass) continue;  // tried again once the monitors are gone
+      if (absl::IsNotFound(st)) st = RemoveAll(dir);  // created, never recorded
+      if (st.ok()) removed->push_back(StrCat("runtime state (", name, ")"));
+      status = Collect(status, st);
+    }
+  };
+  delete_runtime_state(/*final_pass=*/false);
   if (auto it = monitors.find(id); it != monitors.end()) {
     for (const MonitorProcess& m : it->second) {
       absl::Status st = KillMonitor(m);
@@ -181,14 +196,7 @@ absl::Status CriRuntime::PurgeRemains(const std::string& id, const std::vector<s
       status = Collect(status, st);
     }
   }
-  for (const auto& [name, rt] : runtimes_) {
-    std::string dir = JoinPath(rt->options().root, id);
-    if (!PathExists(dir)) continue;
-    absl::Status st = rt->Delete(id, /*force=*/true);
-    if (absl::IsNotFound(st)) st = RemoveAll(dir);  // created, never recorded
-    if (st.ok()) removed->push_back(StrCat("runtime state (", name, ")"));
-    status = Collect(status, st);
-  }
+  delete_runtime_state(/*final_pass=*/true);
   if (host_.cgroup_layout) {
     auto driver = cgroups::ParseDriver(cfg->runtime.cgroup_manager);
     for (const std::string& parent : cgroup_parents) {
