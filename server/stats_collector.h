@@ -36,6 +36,10 @@ class StatsCollector {
   // The CRI's statistics (Container, Pod) read cgroups::StatsParts::CpuMemoryPids(); metrics all.
   absl::StatusOr<cgroups::Stats> RuntimeStats(const std::string& handler, const std::string& id,
                                               const cgroups::StatsParts& parts = {});
+  // A container's cgroup statistics, read from the cgroup its spec named (through the runtime as a
+  // fallback).
+  absl::StatusOr<cgroups::Stats> ContainerCgroupStats(const ContainerRecord& c,
+                                                      const cgroups::StatsParts& parts = {});
   // The pod's cgroup (see stats_ops.cc); nullopt without a cgroup parent.
   std::optional<cgroups::CgroupPath> PodCgroup(const SandboxRecord& s) const;
   // The cgroup the runtime made for a container (or the infra, id = sandbox id) of pod `s`.

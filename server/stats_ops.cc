@@ -17,6 +17,7 @@
 #include "lib/common/time_util.h"
 #include "lib/runtime/cgroups/manager.h"
 #include "lib/sys/namespace_pin.h"
+#include "lib/sys/pidfd.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/stats_collector.h"
@@ -63,6 +64,27 @@ void StatsCollector::FillCpuMemory(const cgroups::Stats& st, const std::string& 
   if (st.memory) FillMemoryUsage(*st.memory, now, mem);
 }
 
+absl::StatusOr<cgroups::Stats> StatsCollector::ContainerCgroupStats(const ContainerRecord& c,
+                                                                    const cgroups::StatsParts& parts) {
+  // The container's cgroup is where its spec put it (CgroupsPath of its pod's parent): read there
+  // directly rather than through the runtime, which would load the container's state from disk first.
+  // Anything unexpected (the cgroup driver changed since, no pod) goes through the runtime.
+  std::shared_ptr<Sandbox> sb = rt_.state_.GetSandbox(c.sandbox_id);
+  if (sb && rt_.host_.cgroup_layout) {
+    SandboxRecord parent_only;
+    {
+      absl::MutexLock l(&sb->mu);
+      parent_only.cgroup_parent = sb->record.cgroup_parent;
+    }
+    if (auto path = MemberCgroup(parent_only, c.id)) {
+      if (auto manager = cgroups::Manager::Open(*rt_.host_.cgroup_layout, *path); manager.ok()) {
+        if (auto st = manager->GetStats(parts); st.ok()) return st;
+      }
+    }
+  }
+  return RuntimeStats(c.runtime_handler, c.id, parts);
+}
+
 std::optional<cgroups::Stats> StatsCollector::Container(const ContainerRecord& c, v1::ContainerStats* out) {
   v1::ContainerAttributes* a = out->mutable_attributes();
   a->set_id(c.id);
@@ -71,7 +93,7 @@ std::optional<cgroups::Stats> StatsCollector::Container(const ContainerRecord& c
   *a->mutable_annotations() = c.config.annotations();
   std::optional<cgroups::Stats> read;
   if (c.state == ContainerState::kRunning || c.state == ContainerState::kCreated) {
-    auto st = RuntimeStats(c.runtime_handler, c.id, cgroups::StatsParts::CpuMemoryPids());
+    auto st = ContainerCgroupStats(c, cgroups::StatsParts::CpuMemoryPids());
     if (st.ok()) {
       FillCpuMemory(*st, c.id, out->mutable_cpu(), out->mutable_memory());
       if (st->memory) {
@@ -137,13 +159,30 @@ cgroups::Stats StatsCollector::PodCgroupStats(const SandboxRecord& s,
 
 std::optional<std::vector<InterfaceCounters>> StatsCollector::PodInterfaces(const SandboxRecord& s) {
   if (s.netns_path.empty()) return std::nullopt;  // host network: not the pod's
-  // Read from a thread inside the pod's pinned network namespace (a pod may have no infra process).
-  absl::StatusOr<std::string> text = absl::NotFoundError("");
-  absl::Status st = sys::RunInNamespace(s.netns_path, sys::NamespaceType::kNet, [&]() -> absl::Status {
-    text = ReadFile("/proc/thread-self/net/dev");
-    return text.status();
-  });
-  if (!st.ok()) return std::nullopt;
+  // Any process of the pod is in its network namespace: its /proc/<pid>/net/dev is the pod's (read
+  // while its pidfd shows it alive, so never a reused pid's). Without one (no infra, no running
+  // container), a thread enters the pinned namespace to read it.
+  std::vector<sys::ProcessIdentity> members;
+  if (s.infra_pid > 0) members.push_back({s.infra_pid, s.infra_start_time});
+  for (const auto& c : rt_.state_.ContainersOf(s.id)) {
+    ContainerRecord r = c->Snapshot();
+    if (r.state == ContainerState::kRunning && r.pid > 0) members.push_back({r.pid, r.start_time});
+  }
+  absl::StatusOr<std::string> text = absl::NotFoundError("no process of the pod");
+  for (const sys::ProcessIdentity& m : members) {
+    auto pidfd = sys::PidFd::OpenIdentity(m);
+    if (!pidfd.ok()) continue;
+    text = ReadFile(StrCat("/proc/", m.pid, "/net/dev"));
+    if (text.ok() && !pidfd->Exited()) break;
+    text = absl::NotFoundError("the process exited");
+  }
+  if (!text.ok()) {
+    absl::Status st = sys::RunInNamespace(s.netns_path, sys::NamespaceType::kNet, [&]() -> absl::Status {
+      text = ReadFile("/proc/thread-self/net/dev");
+      return text.status();
+    });
+    if (!st.ok()) return std::nullopt;
+  }
   auto interfaces = ParseNetDev(*text);
   if (!interfaces.ok()) {
     log::Warn(kComponent, "cannot parse net/dev",
