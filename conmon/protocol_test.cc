@@ -29,7 +29,8 @@ MonitorConfig FullConfig() {
   c.startup_fd = 3;
   c.cgroup_procs = {"/sys/fs/cgroup/memory/pod/cgroup.procs", "/sys/fs/cgroup/cpu/pod/cgroup.procs"};
   c.log_level = "debug";
-  c.cgroup_layout = R"([{"version":1,"mount_point":"/sys/fs/cgroup/memory","mount_root":"/","controllers":["memory"]}])";
+  c.cgroup_layout =
+      R"([{"version":1,"mount_point":"/sys/fs/cgroup/memory","mount_root":"/","controllers":["memory"]}])";
   return c;
 }
 

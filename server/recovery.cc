@@ -182,7 +182,7 @@ absl::Status CriRuntime::PurgeRemains(const std::string& id, const std::vector<s
       std::string dir = JoinPath(rt->options().root, id);
       if (!PathExists(dir)) continue;
       absl::Status st = rt->Delete(id, /*force=*/true);
-      if (!st.ok() && !final_pass) continue;  // tried again once the monitors are gone
+      if (!st.ok() && !final_pass) continue;          // tried again once the monitors are gone
       if (absl::IsNotFound(st)) st = RemoveAll(dir);  // created, never recorded
       if (st.ok()) removed->push_back(StrCat("runtime state (", name, ")"));
       status = Collect(status, st);

@@ -60,8 +60,9 @@ absl::Status ApplyPodNamespaceSettings(const PodNamespaceSettings& s) {
   for (const auto& [ns, sysctls] : by_ns) {
     const std::string& path = ns == "net" ? s.netns_path : s.ipcns_path;
     if (path.empty()) {
-      return absl::InvalidArgumentError(StrCat("sysctl \"", sysctls.begin()->first, "\" would change the host's ",
-                                               ns == "net" ? "network" : "IPC", " namespace"));
+      return absl::InvalidArgumentError(StrCat("sysctl \"", sysctls.begin()->first,
+                                               "\" would change the host's ", ns == "net" ? "network" : "IPC",
+                                               " namespace"));
     }
     std::vector<std::pair<std::string, std::string>> paths;  // name → /proc/sys path, checked first
     for (const auto& [name, value] : sysctls) {

@@ -77,12 +77,14 @@ class CrashE2eTest : public PodE2eTest {
   // `acked`; `reached` is notified when `target` begins and `*target_ns` set to how long its call took.
   // Stops at the first failed call (the daemon is gone).
   //
-  // Odd rounds run the pod in a user namespace (its pin among the pod's others, idmapped layers); the
-  // second container always has an image volume (busybox, mounted from the store); every monitor has a
-  // cgroup of its own in the pod's parent (conmon_cgroup = "pod", set by the test).
+  // Odd rounds run the pod in a user namespace (its pin among the pod's others, idmapped layers); rounds
+  // 2 and 3 of every four give it no pod-level pid namespace, as kubelet does by default, so it runs no
+  // infra process (drop_infra_ctr); the second container always has an image volume (busybox, mounted
+  // from the store); every monitor has a cgroup of its own in the pod's parent (conmon_cgroup = "pod",
+  // set by the test).
   void Episode(Op target, Op last, Acked& acked, absl::Notification& reached, int64_t* target_ns, int round) {
     v1::PodSandboxConfig pod = PodConfig(StrCat("crash-", round));
-    std::optional<v1::NamespaceOption> userns;
+    std::optional<v1::NamespaceOption> namespaces;  // the pod's and its containers' namespace options
     if (round % 2 == 1) {
       v1::NamespaceOption ns;
       ns.mutable_userns_options()->set_mode(v1::POD);
@@ -93,12 +95,18 @@ class CrashE2eTest : public PodE2eTest {
         m->set_container_id(0);
         m->set_length(65536);
       }
-      userns = ns;
-      *pod.mutable_linux()->mutable_security_context()->mutable_namespace_options() = ns;
+      namespaces = ns;
     }
+    if (round % 4 >= 2) {
+      if (!namespaces) namespaces = v1::NamespaceOption();
+      namespaces->set_pid(v1::CONTAINER);
+    }
+    if (namespaces)
+      *pod.mutable_linux()->mutable_security_context()->mutable_namespace_options() = *namespaces;
     auto container = [&](const std::string& name) {
       v1::ContainerConfig c = ContainerConfig(name, {"sleep", "1000"});
-      if (userns) *c.mutable_linux()->mutable_security_context()->mutable_namespace_options() = *userns;
+      if (namespaces)
+        *c.mutable_linux()->mutable_security_context()->mutable_namespace_options() = *namespaces;
       return c;
     };
     auto step = [&](Op op, const std::function<grpc::Status()>& call, const std::function<void()>& ack) {

@@ -1,9 +1,8 @@
 #include "lib/runtime/cgroups/layout.h"
 
 #include <algorithm>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "lib/common/file_util.h"
 #include "lib/common/path_util.h"
@@ -224,16 +223,17 @@ absl::StatusOr<Layout> Layout::Deserialize(std::string_view text, std::string_vi
     h.mount_point = e["mount_point"].get<std::string>();
     h.mount_root = e["mount_root"].get<std::string>();
     for (const nlohmann::json& c : e["controllers"]) {
-      if (!c.is_string()) return absl::InvalidArgumentError(StrCat("cgroup layout: malformed hierarchy ", e.dump()));
+      if (!c.is_string())
+        return absl::InvalidArgumentError(StrCat("cgroup layout: malformed hierarchy ", e.dump()));
       h.controllers.push_back(c.get<std::string>());
     }
     // The same rules as Detect(): v2 is the "0::" line, a v1 hierarchy the line listing its first
     // controller.
     for (const ProcCgroupEntry& p : own) {
-      bool mine = h.version == 2 ? p.hierarchy_id == 0 && p.controllers.empty()
-                                 : !h.controllers.empty() &&
-                                       std::find(p.controllers.begin(), p.controllers.end(),
-                                                 h.controllers.front()) != p.controllers.end();
+      bool mine = h.version == 2
+                      ? p.hierarchy_id == 0 && p.controllers.empty()
+                      : !h.controllers.empty() && std::find(p.controllers.begin(), p.controllers.end(),
+                                                            h.controllers.front()) != p.controllers.end();
       if (mine) h.own_cgroup = RelativeToMountRoot(p.path, h.mount_root);
     }
     hierarchies.push_back(std::move(h));

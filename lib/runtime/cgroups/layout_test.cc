@@ -119,7 +119,8 @@ TEST(LayoutTest, SerializedLayoutIsTheSameWithTheReadersOwnCgroups) {
   EXPECT_EQ(back->HierarchyFor("cpuacct")->own_cgroup, "/mon/b");
   EXPECT_EQ(back->unified()->own_cgroup, "/mon/c");
   EXPECT_EQ(back->HierarchyFor("pids")->own_cgroup, "/");  // not listed: the root
-  for (std::string_view bad : {"", "{}", "[{\"version\":1}]", "[{\"version\":3,\"mount_point\":\"/a\","
+  for (std::string_view bad : {"", "{}", "[{\"version\":1}]",
+                               "[{\"version\":3,\"mount_point\":\"/a\","
                                "\"mount_root\":\"/\",\"controllers\":[]}]"}) {
     EXPECT_FALSE(Layout::Deserialize(bad, "0::/\n").ok()) << bad;
   }
