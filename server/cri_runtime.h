@@ -214,6 +214,12 @@ class CriRuntime {
   oci::HooksDirCache hooks_;    // [crio.runtime] hooks_dir
   friend class StatsCollector;  // stats_ops.cc
   CpuRateTracker cpu_rates_;    // the previous CPU reading of each container and pod
+  // Each container's last statistics, reused by a second call within a second (usage_stats.h).
+  struct ContainerReading {
+    ::runtime::v1::ContainerStats stats;
+    std::optional<cgroups::Stats> cgroup;
+  };
+  RecentReadings<ContainerReading> container_readings_{1'000'000'000};
   cdi::Registry cdi_;           // the CDI spec directories ([crio.runtime] cdi_spec_dirs)
 
   std::optional<intent::Log> intents_;  // <root>/intents

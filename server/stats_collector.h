@@ -26,6 +26,12 @@ class StatsCollector {
  public:
   explicit StatsCollector(CriRuntime& rt);
 
+  // List calls: a container's reading that any stats call took less than a second before is handed
+  // out again, with the timestamps of when it was taken (CriRuntime::container_readings_). kubelet's
+  // stats provider asks ListPodSandboxStats and ListContainerStats back to back; single-object calls
+  // (ContainerStats, PodSandboxStats) always read.
+  void ReuseRecentReadings() { reuse_recent_ = true; }
+
   // Returns the cgroup statistics it read (none for a container that is not running).
   std::optional<cgroups::Stats> Container(const ContainerRecord& c, ::runtime::v1::ContainerStats* out);
   void Pod(const SandboxRecord& s, ::runtime::v1::PodSandboxStats* out);
@@ -50,11 +56,13 @@ class StatsCollector {
   std::optional<std::vector<InterfaceCounters>> PodInterfaces(const SandboxRecord& s);
 
  private:
+  std::optional<cgroups::Stats> ReadContainer(const ContainerRecord& c, ::runtime::v1::ContainerStats* out);
   void FillCpuMemory(const cgroups::Stats& st, const std::string& key, ::runtime::v1::CpuUsage* cpu,
                      ::runtime::v1::MemoryUsage* mem);
   void FillNetwork(const SandboxRecord& s, ::runtime::v1::NetworkUsage* out);
 
   CriRuntime& rt_;
+  bool reuse_recent_ = false;
   std::shared_ptr<const Config> cfg_;
 };
 

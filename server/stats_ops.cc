@@ -86,6 +86,20 @@ absl::StatusOr<cgroups::Stats> StatsCollector::ContainerCgroupStats(const Contai
 }
 
 std::optional<cgroups::Stats> StatsCollector::Container(const ContainerRecord& c, v1::ContainerStats* out) {
+  const int64_t now = MonotonicNow();
+  const int tag = static_cast<int>(c.state);
+  if (!reuse_recent_) {
+    // Single-object calls always read.
+  } else if (auto recent = rt_.container_readings_.Get(c.id, now, tag)) {
+    *out = std::move(recent->stats);
+    return std::move(recent->cgroup);
+  }
+  std::optional<cgroups::Stats> read = ReadContainer(c, out);
+  rt_.container_readings_.Put(c.id, now, tag, CriRuntime::ContainerReading{*out, read});
+  return read;
+}
+
+std::optional<cgroups::Stats> StatsCollector::ReadContainer(const ContainerRecord& c, v1::ContainerStats* out) {
   v1::ContainerAttributes* a = out->mutable_attributes();
   a->set_id(c.id);
   *a->mutable_metadata() = c.config.metadata();
@@ -226,6 +240,9 @@ void StatsCollector::ForgetGone() {
     if (key.starts_with("pod/")) return rt_.state_.GetSandbox(key.substr(4)) != nullptr;
     return rt_.state_.GetContainer(key) != nullptr;
   });
+  rt_.container_readings_.Retain(MonotonicNow(), [this](const std::string& key) {
+    return rt_.state_.GetContainer(key) != nullptr;
+  });
 }
 
 absl::Status CriRuntime::ContainerStats(const std::string& id, v1::ContainerStats* out) {
@@ -240,6 +257,7 @@ absl::Status CriRuntime::ContainerStats(const std::string& id, v1::ContainerStat
 absl::Status CriRuntime::ListContainerStats(const v1::ContainerStatsFilter& filter,
                                             v1::ListContainerStatsResponse* resp) {
   StatsCollector collector(*this);
+  collector.ReuseRecentReadings();
   for (const auto& container : state_.Containers()) {
     if (!container->IsCommitted()) continue;
     ContainerRecord c = container->Snapshot();
@@ -264,6 +282,7 @@ absl::Status CriRuntime::PodSandboxStats(const std::string& id, v1::PodSandboxSt
 absl::Status CriRuntime::ListPodSandboxStats(const v1::PodSandboxStatsFilter& filter,
                                              v1::ListPodSandboxStatsResponse* resp) {
   StatsCollector collector(*this);
+  collector.ReuseRecentReadings();
   for (const auto& sandbox : state_.Sandboxes()) {
     if (!sandbox->IsCommitted()) continue;
     SandboxRecord s = sandbox->Snapshot();

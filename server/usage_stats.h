@@ -54,6 +54,53 @@ class CpuRateTracker {
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 
+// Readings that one stats call made and the next one wants again at once: kubelet asks for
+// ListPodSandboxStats (which carries every container's statistics) and ListContainerStats back to back,
+// so each container's cgroup files would be read twice within milliseconds. A reading younger than
+// `max_age_ns` whose `tag` (the container's state) still matches is handed out again as it was, with the
+// timestamps of when it was taken; anything older is read anew. Thread-safe.
+template <class V>
+class RecentReadings {
+ public:
+  explicit RecentReadings(int64_t max_age_ns) : max_age_ns_(max_age_ns) {}
+
+  std::optional<V> Get(const std::string& key, int64_t now_ns, int tag) const {
+    absl::MutexLock l(&mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.tag != tag || now_ns - it->second.taken_ns >= max_age_ns_ ||
+        now_ns < it->second.taken_ns) {
+      return std::nullopt;
+    }
+    return it->second.value;
+  }
+  void Put(const std::string& key, int64_t now_ns, int tag, V value) {
+    absl::MutexLock l(&mu_);
+    entries_.insert_or_assign(key, Entry{now_ns, tag, std::move(value)});
+  }
+  // Forgets expired readings and every key for which `keep` is false.
+  void Retain(int64_t now_ns, const std::function<bool(const std::string&)>& keep) {
+    absl::MutexLock l(&mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      bool live = now_ns - it->second.taken_ns < max_age_ns_ && keep(it->first);
+      it = live ? std::next(it) : entries_.erase(it);
+    }
+  }
+  size_t size() const {
+    absl::MutexLock l(&mu_);
+    return entries_.size();
+  }
+
+ private:
+  struct Entry {
+    int64_t taken_ns;
+    int tag;
+    V value;
+  };
+  const int64_t max_age_ns_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+};
+
 // The rate between two samples in nanocores: (b.usage - a.usage) per (b.time - a.time), scaled to
 // one second. nullopt when the interval is not positive or the usage went backwards.
 std::optional<uint64_t> NanoCores(const CpuSample& a, const CpuSample& b);

@@ -98,6 +98,30 @@ constexpr char kNetDev[] =
     "      0          0\n"
     "  net1:18446744073709551615 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0\n";
 
+TEST(RecentReadingsTest, AReadingIsReusedWhileYoungAndOfTheSameTag) {
+  RecentReadings<int> r(1'000);
+  EXPECT_EQ(r.Get("a", 100, 1), std::nullopt);
+  r.Put("a", 100, 1, 42);
+  EXPECT_EQ(r.Get("a", 100, 1), 42);
+  EXPECT_EQ(r.Get("a", 1'099, 1), 42);
+  EXPECT_EQ(r.Get("a", 1'100, 1), std::nullopt);  // as old as the limit: read anew
+  EXPECT_EQ(r.Get("a", 500, 2), std::nullopt);    // the container changed state since
+  EXPECT_EQ(r.Get("a", 50, 1), std::nullopt);     // a clock that went back
+  EXPECT_EQ(r.Get("b", 500, 1), std::nullopt);
+  r.Put("a", 2'000, 1, 7);
+  EXPECT_EQ(r.Get("a", 2'500, 1), 7);
+}
+
+TEST(RecentReadingsTest, RetainDropsExpiredAndGoneKeys) {
+  RecentReadings<int> r(1'000);
+  r.Put("old", 0, 0, 1);
+  r.Put("gone", 900, 0, 2);
+  r.Put("kept", 900, 0, 3);
+  r.Retain(1'200, [](const std::string& k) { return k != "gone"; });
+  EXPECT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.Get("kept", 1'200, 0), 3);
+}
+
 TEST(ParseNetDevTest, ReadsEveryInterface) {
   auto parsed = ParseNetDev(kNetDev);
   ASSERT_TRUE(parsed.ok()) << parsed.status();

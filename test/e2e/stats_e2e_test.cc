@@ -292,6 +292,44 @@ TEST_F(StatsE2eTest, BusyContainerHasACpuRateAndMemoryGrowsAfterAllocating) {
   EXPECT_LT(idle_rate.cpu().usage_nano_cores().value(), 100'000'000u);
 }
 
+// List calls made back to back (as kubelet's stats provider makes ListPodSandboxStats and
+// ListContainerStats) share one reading per container, timestamps included; a single-object call, or a
+// list a second later, reads anew.
+TEST_F(StatsE2eTest, ListCallsWithinASecondShareAReading) {
+  v1::PodSandboxConfig pod = PodConfig("shared-reading");
+  std::string pod_id = RunPod(pod);
+  ASSERT_FALSE(pod_id.empty());
+  std::string c = RunContainer(pod_id, pod, "loop", "while :; do :; done");
+  ASSERT_FALSE(HasFailure());
+  auto list_cpu = [&]() -> v1::CpuUsage {
+    v1::ListContainerStatsRequest req;
+    req.mutable_filter()->set_id(c);
+    v1::ListContainerStatsResponse resp;
+    grpc::Status st = rt_->ListContainerStats(Ctx().get(), req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.stats_size() == 1 ? resp.stats(0).cpu() : v1::CpuUsage();
+  };
+  v1::CpuUsage first = list_cpu();
+  ASSERT_GT(first.timestamp(), 0);
+  v1::ListPodSandboxStatsRequest pods_req;
+  pods_req.mutable_filter()->set_id(pod_id);
+  v1::ListPodSandboxStatsResponse pods;
+  ASSERT_TRUE(rt_->ListPodSandboxStats(Ctx().get(), pods_req, &pods).ok());
+  ASSERT_EQ(pods.stats_size(), 1);
+  ASSERT_EQ(pods.stats(0).linux().containers_size(), 1);
+  v1::CpuUsage in_pod = pods.stats(0).linux().containers(0).cpu();
+  EXPECT_EQ(in_pod.timestamp(), first.timestamp());
+  EXPECT_EQ(in_pod.usage_core_nano_seconds().value(), first.usage_core_nano_seconds().value());
+  // A single-object call reads the busy loop's cgroup again.
+  v1::ContainerStats single = ContainerStats(c);
+  EXPECT_GT(single.cpu().timestamp(), first.timestamp());
+  EXPECT_GT(single.cpu().usage_core_nano_seconds().value(), first.usage_core_nano_seconds().value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  v1::CpuUsage later = list_cpu();
+  EXPECT_GT(later.timestamp(), single.cpu().timestamp());
+  EXPECT_GT(later.usage_core_nano_seconds().value(), single.cpu().usage_core_nano_seconds().value());
+}
+
 TEST_F(StatsE2eTest, WritableLayerGrowsWithWrittenFiles) {
   v1::PodSandboxConfig pod = PodConfig("writable");
   std::string pod_id = RunPod(pod);
