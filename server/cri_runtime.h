@@ -220,7 +220,7 @@ class CriRuntime {
     std::optional<cgroups::Stats> cgroup;
   };
   RecentReadings<ContainerReading> container_readings_{1'000'000'000};
-  cdi::Registry cdi_;           // the CDI spec directories ([crio.runtime] cdi_spec_dirs)
+  cdi::Registry cdi_;  // the CDI spec directories ([crio.runtime] cdi_spec_dirs)
 
   std::optional<intent::Log> intents_;  // <root>/intents
   struct Rollback {

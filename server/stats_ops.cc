@@ -99,7 +99,8 @@ std::optional<cgroups::Stats> StatsCollector::Container(const ContainerRecord& c
   return read;
 }
 
-std::optional<cgroups::Stats> StatsCollector::ReadContainer(const ContainerRecord& c, v1::ContainerStats* out) {
+std::optional<cgroups::Stats> StatsCollector::ReadContainer(const ContainerRecord& c,
+                                                            v1::ContainerStats* out) {
   v1::ContainerAttributes* a = out->mutable_attributes();
   a->set_id(c.id);
   *a->mutable_metadata() = c.config.metadata();
@@ -240,9 +241,8 @@ void StatsCollector::ForgetGone() {
     if (key.starts_with("pod/")) return rt_.state_.GetSandbox(key.substr(4)) != nullptr;
     return rt_.state_.GetContainer(key) != nullptr;
   });
-  rt_.container_readings_.Retain(MonotonicNow(), [this](const std::string& key) {
-    return rt_.state_.GetContainer(key) != nullptr;
-  });
+  rt_.container_readings_.Retain(
+      MonotonicNow(), [this](const std::string& key) { return rt_.state_.GetContainer(key) != nullptr; });
 }
 
 absl::Status CriRuntime::ContainerStats(const std::string& id, v1::ContainerStats* out) {
