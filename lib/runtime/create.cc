@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/personality.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "absl/cleanup/cleanup.h"
@@ -11,6 +12,8 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
+#include "lib/oci/seccomp_profile.h"
+#include "lib/runtime/cgroups/cgroup_fs.h"
 #include "lib/runtime/console.h"
 #include "lib/runtime/container_ops.h"
 #include "lib/runtime/container_store.h"
@@ -185,6 +188,41 @@ absl::StatusOr<SetupOutcome> DriveSetup(const oci::Spec& spec, const ContainerRe
   }
 }
 
+// CLONE_INTO_CGROUP is in Linux 5.7 and later.
+bool KernelHasCloneIntoCgroup() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return false;
+  auto v = oci::ParseKernelVersion(u.release);
+  return v.ok() && *v >= oci::KernelVersion{5, 7};
+}
+
+// The files through which the init joins its cgroups itself (InitPlan): every v1 hierarchy's `tasks`
+// file, or none (then the parent joins them all), and the v2 directory for CLONE_INTO_CGROUP (kernel
+// 5.7 and later; otherwise the parent joins it). The descriptors stay open in `fds` until the init has
+// been cloned.
+void OpenSelfJoinFds(const cgroups::Manager& cg, InitPlan* plan, std::vector<UniqueFd>* fds) {
+  std::vector<int> tasks;
+  bool all_v1 = true;
+  for (const cgroups::CgroupDir& d : cg.dirs()) {
+    if (d.hierarchy.version == 2) {
+      if (!KernelHasCloneIntoCgroup()) continue;
+      UniqueFd fd(::open(d.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!fd) continue;
+      plan->cgroup2_fd = fd.get();
+      fds->push_back(std::move(fd));
+      continue;
+    }
+    UniqueFd fd(::open(JoinPath(d.dir, "tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) {
+      all_v1 = false;
+      continue;
+    }
+    tasks.push_back(fd.get());
+    fds->push_back(std::move(fd));
+  }
+  if (all_v1) plan->cgroup1_tasks_fds = std::move(tasks);
+}
+
 // The id maps; then, while the init sets up its rootfs, the cgroup and the limits (init_child.h).
 absl::Status PrepareInit(const oci::Spec& spec, const InitPlan& plan,
                          const std::optional<cgroups::Manager>& cg, const SetupChild& child,
@@ -195,7 +233,15 @@ absl::Status PrepareInit(const oci::Spec& spec, const InitPlan& plan,
         Annotate(sys::WriteIdMaps(pid, plan.ns.uid_map, plan.ns.gid_map, false), "write id maps"));
   }
   RETURN_IF_ERROR(SyncContinue(child.sync.get()));
-  if (cg) RETURN_IF_ERROR(Annotate(cg->Join(pid), "join cgroup"));
+  if (cg) {
+    // What the init did not join itself (see InitPlan), through cgroup.procs.
+    for (const cgroups::CgroupDir& d : cg->dirs()) {
+      bool self = d.hierarchy.version == 1 ? !plan.cgroup1_tasks_fds.empty() : plan.cgroup2_fd >= 0;
+      if (!self)
+        RETURN_IF_ERROR(
+            Annotate(cgroups::WriteCgroupFile(d.dir, "cgroup.procs", StrCat(pid)), "join cgroup"));
+    }
+  }
   if (spec.process) RETURN_IF_ERROR(ApplyProcessLimits(pid, *spec.process, warnings));
   return SyncContinue(child.sync.get(), SyncType::kJoined);
 }
@@ -242,6 +288,8 @@ absl::StatusOr<Container> Runtime::Create(const std::string& id, const CreateOpt
     ctx.cgroup_dirs = cg->dirs();
   }
   ASSIGN_OR_RETURN(InitPlan plan, BuildInitPlan(spec, o, ctx));
+  std::vector<UniqueFd> cgroup_fds;
+  if (cg) OpenSelfJoinFds(*cg, &plan, &cgroup_fds);
   r.rootfs = plan.rootfs.rootfs;
   r.shares_host_mount_ns = plan.ns.shares_host_mount_ns;
   r.private_pid_ns = (plan.ns.clone_flags & CLONE_NEWPID) != 0;

@@ -65,7 +65,17 @@ int RunInit(const InitPlan& plan, sys::Sys& sys, int sync_fd, int start_listen_f
   // resources. execve restores it.
   sys.Prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   sys.Umask(0);
-  int r = SyncWaitContinue(sync_fd);
+  int r;
+  // The container's v1 cgroups first, so that everything the set-up allocates is charged to them.
+  for (int fd : plan.cgroup1_tasks_fds) {
+    long n = sys.Write(fd, "0", 1);
+    sys.Close(fd);
+    if (n < 0) {
+      FailR(sync_fd, static_cast<int>(n), "join the container's cgroup");
+      return kChildSetupFailed;
+    }
+  }
+  r = SyncWaitContinue(sync_fd);
   if (r < 0) return kChildSetupFailed;
   if (plan.ns.in_user_ns() && BecomeRootInUserNs(plan, sys, sync_fd) < 0) return kChildSetupFailed;
   // Where to wait for kJoined (see the header).
@@ -130,7 +140,7 @@ int RunIntermediate(const InitPlan& plan, sys::Sys& sys, int sync_fd, int start_
     flags &= ~static_cast<uint64_t>(CLONE_NEWTIME);
   }
   int pidfd = -1;
-  long pid = sys::Clone3(sys::CloneArgs{.flags = flags | CLONE_PARENT}, &pidfd);
+  long pid = sys::Clone3(sys::CloneArgs{.flags = flags | CLONE_PARENT, .cgroup_fd = plan.cgroup2_fd}, &pidfd);
   if (pid < 0) {
     FailR(sync_fd, static_cast<int>(pid), "clone container init");
     return kChildSetupFailed;

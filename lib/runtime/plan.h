@@ -233,6 +233,13 @@ struct InitPlan {
   // The init stops at a hook point before pivot_root so that the parent runs the prestart,
   // createRuntime and createContainer hooks.
   bool hook_point = false;
+  // The container's cgroups, joined by the init itself (create.cc): it writes "0" to each v1
+  // hierarchy's `tasks` file (opened by the parent) as its first step, and is cloned into the v2
+  // directory (CLONE_INTO_CGROUP). Neither takes the kernel's write lock that moving another process
+  // through cgroup.procs takes (its first use after a pause waits for an RCU grace period, 5 ms and
+  // more). Empty / -1: the parent joins it through cgroup.procs.
+  std::vector<int> cgroup1_tasks_fds;
+  int cgroup2_fd = -1;
 };
 
 }  // namespace cricket::runtime

@@ -40,7 +40,9 @@ absl::StatusOr<SetupChild> SpawnInit(const InitPlan& plan, int start_listen_fd, 
   RETURN_IF_ERROR(MakeSyncPair(&parent, &child));
   int raw = -1;
   const uint64_t flags = plan.ns.two_stage ? 0 : plan.ns.clone_flags;
-  long pid = sys::Clone3(sys::CloneArgs{.flags = flags}, &raw);
+  // One stage: the init is cloned into the v2 cgroup; two: the intermediate clones it there.
+  const int cgroup_fd = plan.ns.two_stage ? -1 : plan.cgroup2_fd;
+  long pid = sys::Clone3(sys::CloneArgs{.flags = flags, .cgroup_fd = cgroup_fd}, &raw);
   if (pid < 0) return ErrnoError(static_cast<int>(-pid), "clone3", "container init");
   if (pid == 0) {
     ::close(parent.get());
