@@ -5,6 +5,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "absl/cleanup/cleanup.h"
 #include "lib/common/file_util.h"
 #include "lib/common/logging.h"
@@ -12,7 +14,6 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
-#include "lib/oci/seccomp_profile.h"
 #include "lib/runtime/cgroups/cgroup_fs.h"
 #include "lib/runtime/console.h"
 #include "lib/runtime/container_ops.h"
@@ -191,9 +192,9 @@ absl::StatusOr<SetupOutcome> DriveSetup(const oci::Spec& spec, const ContainerRe
 // CLONE_INTO_CGROUP is in Linux 5.7 and later.
 bool KernelHasCloneIntoCgroup() {
   struct utsname u {};
-  if (::uname(&u) != 0) return false;
-  auto v = oci::ParseKernelVersion(u.release);
-  return v.ok() && *v >= oci::KernelVersion{5, 7};
+  int major = 0, minor = 0;
+  if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 5 || (major == 5 && minor >= 7);
 }
 
 // The files through which the init joins its cgroups itself (InitPlan): every v1 hierarchy's `tasks`
