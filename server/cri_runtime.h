@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -140,6 +141,12 @@ class CriRuntime {
 
   // The Prometheus metrics of the daemon (server/metrics/daemon_metrics.h).
   metrics::DaemonMetrics& metrics() { return *metrics_; }
+  // A finished RPC (daemon.cc). Once no RPC outside kubelet's steady relisting (lists, statuses, stats,
+  // version) has run for kIdleTrimDelay, the janitor drops the code pages those rarer paths faulted in
+  // (sys::DropStartupPages, as at start-up and as cricket-conmon does) and returns free heap pages: on
+  // an edge node, pod and image operations are rare and their code need not stay resident. The next
+  // such operation maps its pages back from the page cache.
+  void NoteRpcDone(std::string_view method);
 
   storage::Store& store() { return *store_; }
   cni::Manager& cni() { return *cni_; }
@@ -230,6 +237,7 @@ class CriRuntime {
   absl::Mutex janitor_mu_;
   absl::CondVar janitor_cv_;
   bool stopping_ ABSL_GUARDED_BY(janitor_mu_) = false;
+  int64_t trim_at_ ABSL_GUARDED_BY(janitor_mu_) = 0;              // monotonic ns; 0: nothing to trim
   std::vector<Rollback> rollbacks_ ABSL_GUARDED_BY(janitor_mu_);  // unfinished, retried by the janitor
   std::thread janitor_thread_;
 

@@ -97,6 +97,7 @@ absl::StatusOr<std::unique_ptr<metrics::Endpoint>> StartMetrics(const Config& co
   }
   SetRpcDoneHook([&cri](std::string_view method, int code, int64_t ns) {
     cri.metrics().RecordOperation(method, code, ns);
+    cri.NoteRpcDone(method);
   });
   if (!m.enable_metrics) return nullptr;
   metrics::EndpointOptions o;

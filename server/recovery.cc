@@ -20,6 +20,7 @@
 #include "conmon/client.h"
 #include "lib/common/file_util.h"
 #include "lib/common/logging.h"
+#include "lib/common/memory.h"
 #include "lib/common/path_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
@@ -28,6 +29,7 @@
 #include "lib/sys/mountinfo.h"
 #include "lib/sys/namespace_pin.h"
 #include "lib/sys/pidfd.h"
+#include "lib/sys/resident.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
 #include "server/intent_kinds.h"
@@ -489,7 +491,21 @@ void CriRuntime::RecoverOperations() {
 
 namespace {
 constexpr absl::Duration kJanitorInterval = absl::Seconds(2);
+constexpr int64_t kIdleTrimDelayNs = 5'000'000'000;
+
+// What kubelet calls all the time (PLEG relists every second, stats every few): not a rare path.
+bool IsSteadyStateRpc(std::string_view method) {
+  std::string_view name = method.substr(method.rfind('/') + 1);
+  return name.starts_with("List") || name.ends_with("Status") || name.ends_with("Stats") ||
+         name == "Version" || name == "ImageFsInfo" || name == "GetContainerEvents";
+}
 }  // namespace
+
+void CriRuntime::NoteRpcDone(std::string_view method) {
+  if (IsSteadyStateRpc(method)) return;
+  absl::MutexLock l(&janitor_mu_);
+  trim_at_ = MonotonicNow() + kIdleTrimDelayNs;
+}
 
 void CriRuntime::FinishRollback(intent::Intent intent, const std::string& id,
                                 const std::string& cgroup_parent) {
@@ -516,6 +532,11 @@ void CriRuntime::JanitorLoop() {
   absl::MutexLock l(&janitor_mu_);
   while (!stopping_) {
     janitor_cv_.WaitWithTimeout(&janitor_mu_, kJanitorInterval);
+    if (!stopping_ && trim_at_ != 0 && MonotonicNow() >= trim_at_) {
+      trim_at_ = 0;
+      sys::DropStartupPages(/*shared_libraries=*/true);
+      ReturnFreeMemory();
+    }
     if (stopping_ || rollbacks_.empty()) continue;
     std::vector<Rollback> pending = std::move(rollbacks_);
     rollbacks_.clear();
