@@ -39,7 +39,7 @@ struct SandboxRecord {
   std::string cgroup_parent;
   std::vector<std::string> ips;   // primary first
   bool network_attached = false;  // CNI ADD done and not yet torn down
-  // The infra container (same id as the sandbox).
+  // The infra container (same id as the sandbox); 0 when the pod runs none (drop_infra_ctr).
   int infra_pid = 0;
   uint64_t infra_start_time = 0;  // /proc/<pid>/stat field 22: with the pid, the process identity
   int monitor_pid = 0;

@@ -3,11 +3,13 @@
 // <sandbox id>), so CNI plugins, the OCI runtime and conmon can join it by path, and it survives
 // cricketd restarts until UnpinNamespace().
 //
-// No thread of the calling daemon ever enters a new namespace: the namespaces are created by a
-// short-lived helper process (a fork-like clone that only makes system calls) that unshares them and
-// waits while the daemon bind-mounts /proc/<helper>/ns/<type>, then exits. Code that must act inside a
-// pinned namespace (bring lo up, dial a pod port) runs on a fresh thread that setns()es itself only and
-// is discarded afterwards.
+// No lasting thread of the calling daemon ever enters a new namespace. Network, IPC and UTS namespaces
+// are made by a fresh thread that unshares them for itself only, binds its /proc/thread-self/ns/<type>
+// onto the pins and ends (no process is forked from the daemon). A user namespace needs a
+// single-threaded process: then a short-lived helper (a fork-like clone that only makes system calls)
+// unshares them all and waits while the daemon writes its id maps and bind-mounts /proc/<helper>/ns/
+// <type>, then exits. Code that must act inside a pinned namespace (bring lo up, dial a pod port, set a
+// sysctl) likewise runs on a fresh thread that setns()es itself only and is discarded afterwards.
 //
 // Mount propagation: the namespaces directory is made a mount point with shared propagation (bound
 // onto itself if needed, then MS_SHARED|MS_REC, as `ip netns add` does for /run/netns). cricketd, the
@@ -31,8 +33,8 @@
 namespace cricket::sys {
 
 // No pid namespace: a pid namespace lives only as long as its pid 1 (the kernel does not even expose
-// pid_for_children before a first process exists), so a pod's pid namespace is created with its infra
-// container and others join /proc/<infra pid>/ns/pid.
+// pid_for_children before a first process exists), so a pod that shares one pid namespace gets it with
+// its infra container and the others join /proc/<infra pid>/ns/pid; other pods run no infra process.
 enum class NamespaceType { kNet, kIpc, kUts, kUser };
 
 // "net", "ipc", "uts", "user".
