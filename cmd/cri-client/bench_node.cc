@@ -30,18 +30,6 @@ namespace {
 
 namespace v1 = ::runtime::v1;
 
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 120) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return ctx;
-}
-
-bool Ok(const grpc::Status& st, const std::string& what) {
-  if (st.ok()) return true;
-  fprintf(stderr, "cricket-cri: %s: %s\n", what.c_str(), st.error_message().c_str());
-  return false;
-}
-
 double Pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -78,32 +66,34 @@ class ListRecorder {
   std::map<std::string, Series> filling_, steady_;
 };
 
+// Calls one list RPC (`call(context, &response)`) and records its latency and item count.
+template <class Response, class Call, class Count>
+bool TimedList(const char* rpc, Call call, Count count, bool steady, ListRecorder& rec) {
+  int64_t t = MonotonicNow();
+  Response resp;
+  if (!Check(call(Ctx().get(), &resp), rpc)) return false;
+  rec.Add(rpc, MsSince(t), count(resp), steady);
+  return true;
+}
+
 // One round of kubelet's relist; every tenth round also the stats calls. False when an RPC failed.
 bool Relist(Client& c, int round, bool steady, ListRecorder& rec) {
-  int64_t t = MonotonicNow();
-  v1::ListPodSandboxResponse pods;
-  if (!Ok(c.rt->ListPodSandbox(Ctx().get(), v1::ListPodSandboxRequest(), &pods), "ListPodSandbox"))
+  auto& rt = *c.rt;
+  if (!TimedList<v1::ListPodSandboxResponse>(
+          "ListPodSandbox", [&](auto* ctx, auto* r) { return rt.ListPodSandbox(ctx, {}, r); },
+          [](const auto& r) { return r.items_size(); }, steady, rec) ||
+      !TimedList<v1::ListContainersResponse>(
+          "ListContainers", [&](auto* ctx, auto* r) { return rt.ListContainers(ctx, {}, r); },
+          [](const auto& r) { return r.containers_size(); }, steady, rec)) {
     return false;
-  rec.Add("ListPodSandbox", MsSince(t), pods.items_size(), steady);
-  t = MonotonicNow();
-  v1::ListContainersResponse ctrs;
-  if (!Ok(c.rt->ListContainers(Ctx().get(), v1::ListContainersRequest(), &ctrs), "ListContainers"))
-    return false;
-  rec.Add("ListContainers", MsSince(t), ctrs.containers_size(), steady);
+  }
   if (round % 10 != 0) return true;
-  t = MonotonicNow();
-  v1::ListContainerStatsResponse cstats;
-  if (!Ok(c.rt->ListContainerStats(Ctx().get(), v1::ListContainerStatsRequest(), &cstats),
-          "ListContainerStats"))
-    return false;
-  rec.Add("ListContainerStats", MsSince(t), cstats.stats_size(), steady);
-  t = MonotonicNow();
-  v1::ListPodSandboxStatsResponse pstats;
-  if (!Ok(c.rt->ListPodSandboxStats(Ctx().get(), v1::ListPodSandboxStatsRequest(), &pstats),
-          "ListPodSandboxStats"))
-    return false;
-  rec.Add("ListPodSandboxStats", MsSince(t), pstats.stats_size(), steady);
-  return true;
+  return TimedList<v1::ListContainerStatsResponse>(
+             "ListContainerStats", [&](auto* ctx, auto* r) { return rt.ListContainerStats(ctx, {}, r); },
+             [](const auto& r) { return r.stats_size(); }, steady, rec) &&
+         TimedList<v1::ListPodSandboxStatsResponse>(
+             "ListPodSandboxStats", [&](auto* ctx, auto* r) { return rt.ListPodSandboxStats(ctx, {}, r); },
+             [](const auto& r) { return r.stats_size(); }, steady, rec);
 }
 
 // Starts one pod with `containers` containers; its latency in ms, or < 0 on failure.
@@ -127,7 +117,7 @@ double StartPod(Client& c, const NodeBenchOptions& o, int i) {
   v1::RunPodSandboxRequest run;
   *run.mutable_config() = pod;
   v1::RunPodSandboxResponse ran;
-  if (!Ok(c.rt->RunPodSandbox(Ctx().get(), run, &ran), "RunPodSandbox " + name)) return -1;
+  if (!Check(c.rt->RunPodSandbox(Ctx().get(), run, &ran), "RunPodSandbox " + name)) return -1;
   for (int k = 0; k < o.containers; ++k) {
     v1::CreateContainerRequest create;
     create.set_pod_sandbox_id(ran.pod_sandbox_id());
@@ -140,11 +130,11 @@ double StartPod(Client& c, const NodeBenchOptions& o, int i) {
     cc->add_command("3600");
     cc->set_log_path(StrCat("c", k, ".log"));
     v1::CreateContainerResponse created;
-    if (!Ok(c.rt->CreateContainer(Ctx().get(), create, &created), "CreateContainer " + name)) return -1;
+    if (!Check(c.rt->CreateContainer(Ctx().get(), create, &created), "CreateContainer " + name)) return -1;
     v1::StartContainerRequest startc;
     startc.set_container_id(created.container_id());
     v1::StartContainerResponse started;
-    if (!Ok(c.rt->StartContainer(Ctx().get(), startc, &started), "StartContainer " + name)) return -1;
+    if (!Check(c.rt->StartContainer(Ctx().get(), startc, &started), "StartContainer " + name)) return -1;
   }
   return MsSince(start);
 }
@@ -152,10 +142,7 @@ double StartPod(Client& c, const NodeBenchOptions& o, int i) {
 }  // namespace
 
 int BenchNode(Client& c, Client& lister, const NodeBenchOptions& o) {
-  v1::PullImageRequest pull;
-  pull.mutable_image()->set_image(o.image);
-  v1::PullImageResponse pulled;
-  if (!Ok(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + o.image)) return 1;
+  if (!PullForBench(c, o.image)) return 1;
 
   ListRecorder rec;
   std::atomic<bool> steady{false}, stop{false}, list_failed{false};

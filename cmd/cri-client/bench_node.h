@@ -4,14 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "runtime/v1/api.grpc.pb.h"
+#include "cmd/cri-client/client.h"
 
 namespace cricket::cri_client {
-
-struct Client {
-  std::unique_ptr<::runtime::v1::RuntimeService::Stub> rt;
-  std::unique_ptr<::runtime::v1::ImageService::Stub> img;
-};
 
 struct NodeBenchOptions {
   std::string image;

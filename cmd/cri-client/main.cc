@@ -52,19 +52,10 @@ constexpr char kUsage[] =
     "             [--log-root DIR] [--cgroup-parent /PATH]   fill a node, relisting like kubelet\n"
     "  events [--stall]\n";
 
+using cricket::cri_client::Check;
 using cricket::cri_client::Client;
-
-std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 120) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  return ctx;
-}
-
-bool Check(const grpc::Status& st, const std::string& what) {
-  if (st.ok()) return true;
-  fprintf(stderr, "cricket-cri: %s: %s\n", what.c_str(), st.error_message().c_str());
-  return false;
-}
+using cricket::cri_client::Ctx;
+using cricket::cri_client::PullForBench;
 
 int RemoveAll(Client& c) {
   v1::ListPodSandboxResponse pods;
@@ -104,14 +95,6 @@ int Pull(Client& c, const std::string& image) {
   if (!Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image)) return 1;
   printf("%s\n", pulled.image_ref().c_str());
   return 0;
-}
-
-// The benchmarks pull their image once before timing anything.
-bool PullForBench(Client& c, const std::string& image) {
-  v1::PullImageRequest pull;
-  pull.mutable_image()->set_image(image);
-  v1::PullImageResponse pulled;
-  return Check(c.img->PullImage(Ctx(600).get(), pull, &pulled), "PullImage " + image);
 }
 
 int BenchPods(Client& c, const std::string& image, int count, const std::string& handler,
