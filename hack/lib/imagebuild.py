@@ -493,6 +493,22 @@ def zlib_gzip():
     return zlib.compressobj(1, zlib.DEFLATED, 31, 9, zlib.Z_HUFFMAN_ONLY)
 
 
+def gzip_layers_image(d, meta, fmt):
+    """An image of the gzip layers described by `meta` (file under `d`, digest, size, diff_id), run as
+    /bin/sh, for this host's platform."""
+    blobs = [Blob(LAYER_TYPES[(fmt, "gzip")], path=os.path.join(d, m["file"]), digest=m["digest"],
+                  size=m["size"]) for m in meta]
+    platform = host_platform()
+    cfg = {"created": CREATED, "architecture": platform["architecture"], "os": "linux",
+           "config": {"Cmd": ["/bin/sh"]},
+           "rootfs": {"type": "layers", "diff_ids": [m["diff_id"] for m in meta]}}
+    config = Blob(OCI_CONFIG if fmt == "oci" else DOCKER_CONFIG, canonical_json(cfg))
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST,
+                "config": config.descriptor(), "layers": [b.descriptor() for b in blobs]}
+    return Built(manifest["mediaType"], canonical_json(manifest), [config] + blobs, platform=platform,
+                 config_digest=config.digest)
+
+
 def big_image(cache_dir, layers=4, total_mb=200, seed="cricket-bench", fmt="oci"):
     size = (total_mb << 20) // layers
     d = os.path.join(cache_dir, "big", f"{seed}-{layers}x{size}")
@@ -510,17 +526,7 @@ def big_image(cache_dir, layers=4, total_mb=200, seed="cricket-bench", fmt="oci"
         with open(f"{meta_path}.tmp{os.getpid()}", "w") as f:
             json.dump(meta, f)
         os.replace(f"{meta_path}.tmp{os.getpid()}", meta_path)
-    blobs = [Blob(LAYER_TYPES[(fmt, "gzip")], path=os.path.join(d, m["file"]), digest=m["digest"],
-                  size=m["size"]) for m in meta]
-    platform = host_platform()
-    cfg = {"created": CREATED, "architecture": platform["architecture"], "os": "linux",
-           "config": {"Cmd": ["/bin/sh"]},
-           "rootfs": {"type": "layers", "diff_ids": [m["diff_id"] for m in meta]}}
-    config = Blob(OCI_CONFIG if fmt == "oci" else DOCKER_CONFIG, canonical_json(cfg))
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST,
-                "config": config.descriptor(), "layers": [b.descriptor() for b in blobs]}
-    return Built(manifest["mediaType"], canonical_json(manifest), [config] + blobs, platform=platform,
-                 config_digest=config.digest)
+    return gzip_layers_image(d, meta, fmt)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -602,18 +608,7 @@ def tree_image(cache_dir, trees, fmt="oci", max_layers=4, target_mb=800):
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
         meta = list(ex.map(build, range(len(used))))
-    blobs = [Blob(LAYER_TYPES[(fmt, "gzip")], path=os.path.join(d, m["file"]), digest=m["digest"],
-                  size=m["size"]) for m in meta]
-    platform = host_platform()
-    cfg = {"created": CREATED, "architecture": platform["architecture"], "os": "linux",
-           "config": {"Cmd": ["/bin/sh"]},
-           "rootfs": {"type": "layers", "diff_ids": [m["diff_id"] for m in meta]}}
-    config = Blob(OCI_CONFIG if fmt == "oci" else DOCKER_CONFIG, canonical_json(cfg))
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST,
-                "config": config.descriptor(), "layers": [b.descriptor() for b in blobs]}
-    built = Built(manifest["mediaType"], canonical_json(manifest), [config] + blobs, platform=platform,
-                  config_digest=config.digest)
-    return built, [(t, p[1]) for t, p in zip(used, prints)]
+    return gzip_layers_image(d, meta, fmt), [(t, p[1]) for t, p in zip(used, prints)]
 
 
 # ---------------------------------------------------------------------------------------------------
