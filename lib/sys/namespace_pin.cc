@@ -128,21 +128,9 @@ absl::flat_hash_set<std::string>& PreparedDirs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(p
 }
 
 struct ThreadJob {
-  int fd;
-  int nstype;
   const std::function<absl::Status()>* fn;
   absl::Status status;
 };
-
-void* ThreadMain(void* arg) {
-  auto* job = static_cast<ThreadJob*>(arg);
-  if (setns(job->fd, job->nstype) != 0) {
-    job->status = ErrnoError("setns", "namespace");
-    return nullptr;
-  }
-  job->status = (*job->fn)();
-  return nullptr;
-}
 
 void* FreshThreadMain(void* arg) {
   auto* job = static_cast<ThreadJob*>(arg);
@@ -152,10 +140,10 @@ void* FreshThreadMain(void* arg) {
 
 // Runs `fn` on a new thread and waits for it; whatever namespaces the thread moves into end with it.
 absl::Status RunOnFreshThread(const std::function<absl::Status()>& fn) {
-  ThreadJob job{-1, 0, &fn, absl::OkStatus()};
+  ThreadJob job{&fn, absl::OkStatus()};
   pthread_t thread;
   int rc = pthread_create(&thread, nullptr, FreshThreadMain, &job);
-  if (rc != 0) return ErrnoError(rc, "create thread", "for new namespaces");
+  if (rc != 0) return ErrnoError(rc, "create a thread", "to work in a namespace");
   pthread_join(thread, nullptr);
   return job.status;
 }
@@ -299,12 +287,11 @@ absl::Status RunInNamespace(const std::string& path, NamespaceType type,
   }
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError("open namespace", path);
-  ThreadJob job{fd.get(), NamespaceCloneFlag(type), &fn, absl::OkStatus()};
-  pthread_t thread;
-  int rc = pthread_create(&thread, nullptr, ThreadMain, &job);
-  if (rc != 0) return ErrnoError(rc, "create thread to enter", path);
-  pthread_join(thread, nullptr);
-  return Annotate(job.status, StrCat("in ", NamespaceTypeName(type), " namespace ", path));
+  absl::Status st = RunOnFreshThread([&]() -> absl::Status {
+    if (setns(fd.get(), NamespaceCloneFlag(type)) != 0) return ErrnoError("setns", "namespace");
+    return fn();
+  });
+  return Annotate(st, StrCat("in ", NamespaceTypeName(type), " namespace ", path));
 }
 
 namespace {
