@@ -425,7 +425,7 @@ absl::Status CriRuntime::PodSandboxMetrics(const std::string& id, v1::PodSandbox
     }
     src.spec = c.config.linux().resources();
     src.started_at = c.started_at;
-    ReadCgroupExtras(groups, host_.cgroup_layout, collector.MemberCgroup(s, c.id), src);
+    ReadCgroupExtras(groups, host_.cgroup_layout, collector.MemberCgroup(s.cgroup_parent, c.id), src);
     v1::ContainerMetrics* cm = out->add_container_metrics();
     cm->set_container_id(c.id);
     AppendMetrics(groups, src, now, cm->mutable_metrics());

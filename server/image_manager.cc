@@ -12,7 +12,6 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/image/manifest.h"
-#include "lib/sys/resident.h"
 #include "server/image_lookup.h"
 
 namespace cricket::server {
@@ -173,17 +172,11 @@ absl::StatusOr<image::PullResult> ImageManager::Pull(const std::string& image,
     if (first) {
       absl::StatusOr<image::PullResult> result = PullOnce(image, credentials, ctx, pod_namespace);
       pull->result = result;
-      bool last = false;
       {
         absl::MutexLock l(&inflight_mu_);
         inflight_.erase(key);
-        last = inflight_.empty();
       }
       pull->done.Notify();
-      // A pull faults in code that serving pods never runs (registry client, TLS, decompressors,
-      // archive reader): once no pull is left, those pages leave the resident set (they stay in the
-      // page cache, so the next pull maps them back cheaply), as at start-up.
-      if (last) sys::DropStartupPages(/*shared_libraries=*/true);
       return result;
     }
     log::Debug(kComponent, "joining a pull in progress", {{"image", image}});

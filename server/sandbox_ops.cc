@@ -19,8 +19,8 @@
 #include "lib/sys/pidfd.h"
 #include "server/container_spec.h"
 #include "server/cri_runtime.h"
-#include "server/monitor_settings.h"
 #include "server/intent_kinds.h"
+#include "server/monitor_settings.h"
 #include "server/pod_files.h"
 #include "server/sandbox_resources.h"
 #include "server/step_timer.h"
@@ -68,18 +68,14 @@ absl::Status ValidateSandboxConfig(const v1::PodSandboxConfig& c) {
   return absl::OkStatus();
 }
 
-// Namespaced sysctls only, each in a namespace the pod owns (kernel docs; Kubernetes "safe and unsafe
-// sysctls"): kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* live in the IPC namespace, net.* in
-// the network namespace.
+// Namespaced sysctls only (runtime::SysctlNamespace: the IPC or the network namespace), each in a
+// namespace the pod owns.
 absl::Status ValidateSysctls(const std::map<std::string, std::string>& sysctls, bool host_ipc,
                              bool host_net) {
   for (const auto& [name, value] : sysctls) {
-    std::string n = name;
-    std::replace(n.begin(), n.end(), '/', '.');
-    bool ipc = n == "kernel.sem" || n == "kernel.shm_rmid_forced" || n.starts_with("kernel.shm") ||
-               n.starts_with("kernel.msg") || n.starts_with("fs.mqueue.");
-    bool net = n.starts_with("net.");
-    if (!ipc && !net) return absl::InvalidArgumentError(StrCat("sysctl \"", name, "\" is not namespaced"));
+    ASSIGN_OR_RETURN(std::string ns, runtime::SysctlNamespace(name));
+    bool ipc = ns == "ipc";
+    bool net = ns == "net";
     if (ipc && host_ipc) {
       return absl::InvalidArgumentError(
           StrCat("sysctl \"", name, "\" cannot be set with the host IPC namespace"));

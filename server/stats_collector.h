@@ -48,8 +48,10 @@ class StatsCollector {
                                                       const cgroups::StatsParts& parts = {});
   // The pod's cgroup (see stats_ops.cc); nullopt without a cgroup parent.
   std::optional<cgroups::CgroupPath> PodCgroup(const SandboxRecord& s) const;
-  // The cgroup the runtime made for a container (or the infra, id = sandbox id) of pod `s`.
-  std::optional<cgroups::CgroupPath> MemberCgroup(const SandboxRecord& s, const std::string& id) const;
+  // The cgroup the runtime made for a container (or the infra, id = sandbox id) of a pod with
+  // `cgroup_parent`.
+  std::optional<cgroups::CgroupPath> MemberCgroup(const std::string& cgroup_parent,
+                                                  const std::string& id) const;
   cgroups::Stats PodCgroupStats(const SandboxRecord& s, const std::vector<cgroups::Stats>& containers,
                                 const cgroups::StatsParts& parts = {});
   // The interfaces of the pod's network namespace; nullopt for a host-network or stopped pod.

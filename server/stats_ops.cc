@@ -71,12 +71,12 @@ absl::StatusOr<cgroups::Stats> StatsCollector::ContainerCgroupStats(const Contai
   // Anything unexpected (the cgroup driver changed since, no pod) goes through the runtime.
   std::shared_ptr<Sandbox> sb = rt_.state_.GetSandbox(c.sandbox_id);
   if (sb && rt_.host_.cgroup_layout) {
-    SandboxRecord parent_only;
+    std::string parent;
     {
       absl::MutexLock l(&sb->mu);
-      parent_only.cgroup_parent = sb->record.cgroup_parent;
+      parent = sb->record.cgroup_parent;
     }
-    if (auto path = MemberCgroup(parent_only, c.id)) {
+    if (auto path = MemberCgroup(parent, c.id)) {
       if (auto manager = cgroups::Manager::Open(*rt_.host_.cgroup_layout, *path); manager.ok()) {
         if (auto st = manager->GetStats(parts); st.ok()) return st;
       }
@@ -135,12 +135,12 @@ std::optional<cgroups::Stats> StatsCollector::ReadContainer(const ContainerRecor
   return read;
 }
 
-std::optional<cgroups::CgroupPath> StatsCollector::MemberCgroup(const SandboxRecord& s,
+std::optional<cgroups::CgroupPath> StatsCollector::MemberCgroup(const std::string& cgroup_parent,
                                                                 const std::string& id) const {
   const std::string& manager = cfg_->runtime.cgroup_manager;
   auto driver = cgroups::ParseDriver(manager);
   if (!driver.ok()) return std::nullopt;
-  auto path = cgroups::ParseCgroupsPath(*driver, CgroupsPath(manager, s.cgroup_parent, id), id);
+  auto path = cgroups::ParseCgroupsPath(*driver, CgroupsPath(manager, cgroup_parent, id), id);
   if (!path.ok()) return std::nullopt;
   return *std::move(path);
 }
@@ -148,7 +148,7 @@ std::optional<cgroups::CgroupPath> StatsCollector::MemberCgroup(const SandboxRec
 std::optional<cgroups::CgroupPath> StatsCollector::PodCgroup(const SandboxRecord& s) const {
   if (s.cgroup_parent.empty()) return std::nullopt;
   // The infra container's cgroup as the runtime placed it; the pod's is its parent.
-  auto infra = MemberCgroup(s, s.id);
+  auto infra = MemberCgroup(s.cgroup_parent, s.id);
   if (!infra) return std::nullopt;
   std::string parent = DirName(infra->path);
   if (parent.empty() || parent == "/" || parent == ".") return std::nullopt;  // never the root cgroup

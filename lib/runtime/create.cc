@@ -189,12 +189,15 @@ absl::StatusOr<SetupOutcome> DriveSetup(const oci::Spec& spec, const ContainerRe
   }
 }
 
-// CLONE_INTO_CGROUP is in Linux 5.7 and later.
+// CLONE_INTO_CGROUP is in Linux 5.7 and later (read once per process).
 bool KernelHasCloneIntoCgroup() {
-  struct utsname u {};
-  int major = 0, minor = 0;
-  if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
-  return major > 5 || (major == 5 && minor >= 7);
+  static const bool has = [] {
+    struct utsname u {};
+    int major = 0, minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 7);
+  }();
+  return has;
 }
 
 // The files through which the init joins its cgroups itself (InitPlan): every v1 hierarchy's `tasks`

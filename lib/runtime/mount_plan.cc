@@ -13,6 +13,7 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/runtime/plan_builder.h"
+#include "lib/runtime/pod_namespaces.h"
 
 namespace cricket::runtime {
 namespace {
@@ -361,17 +362,15 @@ absl::Status CheckSysctl(const std::string& key, const oci::Spec& spec) {
   };
   std::string k = key;
   std::replace(k.begin(), k.end(), '/', '.');
-  static const std::set<std::string> kIpc = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
-                                             "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
-                                             "kernel.shmmni", "kernel.shm_rmid_forced"};
-  if (kIpc.contains(k) || k.starts_with("fs.mqueue.")) {
+  absl::StatusOr<std::string> ns = SysctlNamespace(key);  // the one rule, shared with pods' namespaces
+  if (ns.ok() && *ns == "ipc") {
     if (!has_new(oci::NamespaceType::kIpc)) {
       return absl::InvalidArgumentError(
           StrCat("sysctl \"", key, "\" needs the container's own IPC namespace"));
     }
     return absl::OkStatus();
   }
-  if (k.starts_with("net.")) {
+  if (ns.ok() && *ns == "net") {
     if (!has_new(oci::NamespaceType::kNetwork)) {
       return absl::InvalidArgumentError(
           StrCat("sysctl \"", key, "\" is not allowed in the host's network namespace"));

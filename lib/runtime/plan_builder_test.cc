@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "lib/oci/default_spec.h"
+#include "lib/runtime/pod_namespaces.h"
 
 namespace cricket::runtime {
 namespace {
@@ -387,5 +388,21 @@ TEST(ProcessPlanTest, ExecutableCandidatesFollowThePath) {
   EXPECT_EQ(ExecCandidates("ls", {}).front(), "/usr/local/sbin/ls");
 }
 
+TEST(SysctlNamespaceTest, OneRuleForPodsAndSpecs) {
+  for (const char* ipc : {"kernel.shmmax", "kernel.shm_rmid_forced", "kernel.msgmnb", "kernel.sem",
+                          "fs.mqueue.msg_max", "kernel/shmall"}) {
+    EXPECT_EQ(SysctlNamespace(ipc).value_or(""), "ipc") << ipc;
+  }
+  for (const char* net : {"net.ipv4.ip_forward", "net/ipv4/conf/eth0.100/forwarding"}) {
+    EXPECT_EQ(SysctlNamespace(net).value_or(""), "net") << net;
+  }
+  for (const char* host : {"kernel.panic", "vm.swappiness", "kernel.hostname", "network.x"}) {
+    auto ns = SysctlNamespace(host);
+    ASSERT_FALSE(ns.ok()) << host;
+    EXPECT_NE(ns.status().message().find(host), std::string::npos) << ns.status();
+  }
+}
+
 }  // namespace
+
 }  // namespace cricket::runtime

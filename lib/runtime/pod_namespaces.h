@@ -21,8 +21,9 @@ struct PodNamespaceSettings {
   std::map<std::string, std::string> sysctls;
 };
 
-// Which namespace a sysctl lives in: "net" (net.*), "ipc" (kernel.shm*, kernel.msg*, kernel.sem,
-// fs.mqueue.*), or an InvalidArgument error naming it when it is not namespaced.
+// Which namespace a sysctl lives in (kernel docs; Kubernetes "safe and unsafe sysctls"): "net" (net.*),
+// "ipc" (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*), or an InvalidArgument error naming it when
+// it is neither. The one rule for pods (server) and for the OCI runtime's sysctl check.
 absl::StatusOr<std::string> SysctlNamespace(const std::string& name);
 
 // Sets the hostname and writes each sysctl from a thread that joined the namespace it belongs to (the

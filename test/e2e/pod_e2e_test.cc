@@ -518,6 +518,20 @@ TEST_F(PodE2eTest, PodWithoutPodPidNamespaceRunsNoInfraProcess) {
   EXPECT_EQ(PodStatus(pod_id).state(), v1::SANDBOX_NOTREADY);
   ASSERT_TRUE(RemovePod(pod_id).ok());
   EXPECT_THAT(AllLeft(), IsEmpty()) << Join(AllLeft(), "\n");
+
+  // With drop_infra_ctr = false the same kind of pod gets its infra process again.
+  set_extra_daemon_config("\n[crio.runtime]\ndrop_infra_ctr = false\n");
+  KillDaemon();
+  StartDaemon();
+  v1::PodSandboxConfig kept = PodConfig("withinfra");
+  kept.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+  std::string kept_id = MustRunPod(kept);
+  ASSERT_FALSE(kept_id.empty());
+  ASSERT_TRUE(GetPodStatus(kept_id, &verbose, /*verbose=*/true).ok());
+  EXPECT_THAT(verbose.info().at("info"), Not(HasSubstr("\"pid\":0"))) << verbose.info().at("info");
+  ASSERT_TRUE(StopPod(kept_id).ok());
+  ASSERT_TRUE(RemovePod(kept_id).ok());
+  EXPECT_THAT(AllLeft(), IsEmpty()) << Join(AllLeft(), "\n");
 }
 
 TEST_F(PodE2eTest, ExecSyncTimeoutKillsOnlyTheExecdProcess) {
