@@ -200,7 +200,8 @@ absl::StatusOr<std::string> CriRuntime::CreateContainer(const std::string& sandb
                    store_->CreateContainerRootfs(c.id, image.id, rootfs_options));
   absl::Cleanup remove_rootfs = [&] { (void)store_->RemoveContainerRootfs(c.id); };
   ASSIGN_OR_RETURN(c.rootfs, store_->MountContainerRootfs(c.id, rootfs_options.idmap));
-  ASSIGN_OR_RETURN(std::vector<ImageVolumeMount> image_volumes, MountImageVolumes(*store_, c.id, config));
+  ASSIGN_OR_RETURN(std::vector<ImageVolumeMount> image_volumes,
+                   MountImageVolumes(*store_, c.id, config, rootfs_options.idmap));
   steps.Mark("rootfs");
 
   const v1::LinuxContainerSecurityContext& sc = config.linux().security_context();

@@ -16,6 +16,7 @@
 #include "lib/storage/metadata_db.h"
 #include "lib/storage/overlay_mount.h"
 #include "lib/storage/store.h"
+#include "lib/sys/clone.h"
 #include "lib/sys/secure_path.h"
 
 namespace cricket::storage {
@@ -90,7 +91,8 @@ absl::StatusOr<std::vector<std::string>> Store::ImageUsersLocked(const std::stri
   return users;
 }
 
-absl::StatusOr<ImageVolume> Store::AddImageVolume(std::string_view id, std::string_view image_id) {
+absl::StatusOr<ImageVolume> Store::AddImageVolume(std::string_view id, std::string_view image_id,
+                                                  const RootfsIdmap& idmap) {
   absl::MutexLock l(&mu_);
   ASSIGN_OR_RETURN(std::optional<ContainerRootfs> c, LoadContainerLocked(id));
   if (!c) return absl::NotFoundError(StrCat("container rootfs ", id, " not found"));
@@ -132,7 +134,13 @@ absl::StatusOr<ImageVolume> Store::AddImageVolume(std::string_view id, std::stri
                    PlanOverlayMount(Path("overlay"), v.merged, lowers, "", "", options_.mount_options));
   plan.flags = MS_NODEV | MS_NOSUID;
   if (!IsMountPoint(v.merged)) {
-    absl::Status s = MountOverlay(plan);
+    absl::Status s;
+    if (idmap.empty()) {
+      s = MountOverlay(plan);
+    } else {
+      auto userns = sys::MakeUserNamespace(idmap.uid_map, idmap.gid_map);
+      s = userns.ok() ? MountIdmappedOverlay(plan, userns->get()) : userns.status();
+    }
     if (!s.ok())
       return Annotate(s, StrCat("image volume ", v.index, " of container ", id, " (image ", v.image_id, ")"));
   }

@@ -144,8 +144,10 @@ absl::Status MountIdmappedOverlay(const OverlayMountPlan& plan, int userns_fd) {
     RETURN_IF_ERROR(s);
   }
   RETURN_IF_ERROR(FsConfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0, "create"));
-  UniqueFd mnt(static_cast<int>(
-      ::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, plan.readonly ? MOUNT_ATTR_RDONLY : 0)));
+  unsigned int attrs = (plan.readonly ? MOUNT_ATTR_RDONLY : 0) |
+                       ((plan.flags & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) |
+                       ((plan.flags & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0);
+  UniqueFd mnt(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, attrs)));
   if (!mnt) return ErrnoError("make a mount of the overlay for", plan.target);
   if (::syscall(SYS_move_mount, mnt.get(), "", AT_FDCWD, plan.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
     return ErrnoError("mount idmapped overlay on", plan.target);

@@ -280,8 +280,10 @@ class Store {
   // and nosuid, at ImageVolume::merged. The image cannot be deleted until RemoveContainerRootfs, which
   // also unmounts the volume and drops the record (so does Open for directories without a record).
   // The record comes first: a crash leaves a record whose mount, if any, the container's removal
-  // cleans up.
-  absl::StatusOr<ImageVolume> AddImageVolume(std::string_view id, std::string_view image_id);
+  // cleans up. With `idmap` (the container's user namespace) the layers are idmapped mounts, as for
+  // its rootfs (MountContainerRootfs): FailedPrecondition when the kernel cannot do that.
+  absl::StatusOr<ImageVolume> AddImageVolume(std::string_view id, std::string_view image_id,
+                                             const RootfsIdmap& idmap = {});
   absl::StatusOr<std::vector<ImageVolume>> ListImageVolumes(std::string_view id);
 
   // ---- usage, maintenance

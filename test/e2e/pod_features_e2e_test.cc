@@ -96,9 +96,9 @@ class PodFeaturesTest : public PodE2eTest {
 };
 
 // hostUsers: false. The container's root is uid 0 in a user namespace mapped to the slot's host ids;
-// the image is idmapped (root's files are root's, nothing chowned); a volume with the pod's mappings
-// shows the host's root-owned files as root's; a volume without mappings leaves them to "nobody", and
-// the container's root can neither write nor chown them: its capabilities are the namespace's.
+// the image and an image volume are idmapped (root's files are root's, nothing chowned); a volume with
+// the pod's mappings shows the host's root-owned files as root's; a volume without mappings leaves them to
+// "nobody", and the container's root can neither write nor chown them: its capabilities are the namespace's.
 TEST_F(PodFeaturesTest, UserNamespacedPod) {
   v1::PodSandboxConfig pod = UsernsPod("userns");
   std::string pod_id = MustRunPod(pod);
@@ -115,6 +115,10 @@ TEST_F(PodFeaturesTest, UserNamespacedPod) {
   v1::Mount* m = AddVolume(c, mapped, "/mapped");
   AddMapping(m->mutable_uidmappings(), HostBase(), 65536);
   AddMapping(m->mutable_gidmappings(), HostBase(), 65536);
+  v1::Mount* image = c.add_mounts();
+  image->mutable_image()->set_image(kBusybox);
+  image->set_container_path("/image");
+  image->set_readonly(true);
   std::string id = MustRunContainer(pod_id, pod, c);
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(WaitForState(id, v1::CONTAINER_RUNNING, kWaitMs));
@@ -124,6 +128,11 @@ TEST_F(PodFeaturesTest, UserNamespacedPod) {
   EXPECT_EQ(MustExec(id, "id -u; id -g"), "0\n0\n");
   EXPECT_EQ(MustExec(id, "stat -c %u:%g / /bin/busybox /etc/hosts /etc/resolv.conf /etc/hostname"),
             "0:0\n0:0\n0:0\n0:0\n0:0\n");
+  // An image volume is seen through the pod's maps as the rootfs is: the image's root-owned files are
+  // root's, not the overflow id's; it stays read-only.
+  EXPECT_EQ(MustExec(id, "stat -c %u:%g /image/bin/busybox /image/etc"), "0:0\n0:0\n");
+  ExecOutput image_write = Exec(id, {"touch", "/image/new"});
+  EXPECT_THAT(image_write.err, HasSubstr("Read-only file system"));
   MustExec(id, "echo rootfs > /written && touch /dev/shm/shared && echo mine > /etc/hosts");
   v1::ContainerStatusResponse cs;
   ASSERT_TRUE(GetContainerStatus(id, &cs, /*verbose=*/true).ok());
