@@ -41,28 +41,16 @@ absl::Status ZeroStream(std::string_view name) {
 
 }  // namespace
 
-void FrameReader::Consume(size_t n) {
-  offset_ += n;
-  // Compact once the consumed prefix dominates, keeping appends amortised O(1).
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
-    offset_ = 0;
-  } else if (offset_ > 65536 && offset_ * 2 > buffer_.size()) {
-    buffer_.erase(0, offset_);
-    offset_ = 0;
-  }
-}
-
 absl::StatusOr<std::optional<Frame>> FrameReader::Next() {
   if (!in_data_) {
-    const std::string_view rest(buffer_.data() + offset_, buffer_.size() - offset_);
+    const std::string_view rest = in_.View();
     if (rest.size() < kFrameHeaderSize) return std::nullopt;
     const uint32_t first = Get32(rest, 0);
     const uint32_t flags_length = Get32(rest, 4);
     const uint8_t flags = static_cast<uint8_t>(flags_length >> 24);
     const uint32_t length = flags_length & kMaxFrameLength;
     if ((first & 0x80000000u) == 0) {
-      Consume(kFrameHeaderSize);
+      in_.Consume(kFrameHeaderSize);
       in_data_ = true;
       data_stream_ = first & kStreamIdMask;
       data_flags_ = flags;
@@ -83,17 +71,17 @@ absl::StatusOr<std::optional<Frame>> FrameReader::Next() {
       }
       if (rest.size() < kFrameHeaderSize + length) return std::nullopt;
       frame.payload.assign(rest.substr(kFrameHeaderSize, length));
-      Consume(kFrameHeaderSize + length);
+      in_.Consume(kFrameHeaderSize + length);
       return frame;
     }
   }
-  const size_t available = buffer_.size() - offset_;
+  const size_t available = in_.size();
   const size_t n = std::min<size_t>(available, data_left_);
   if (n == 0 && data_left_ > 0) return std::nullopt;
   Frame piece;
   piece.stream_id = data_stream_;
-  piece.payload.assign(buffer_, offset_, n);
-  Consume(n);
+  piece.payload.assign(in_.View().substr(0, n));
+  in_.Consume(n);
   data_left_ -= static_cast<uint32_t>(n);
   piece.flags = data_left_ == 0 ? data_flags_ : static_cast<uint8_t>(data_flags_ & ~kFlagFin);
   if (data_left_ == 0) in_data_ = false;

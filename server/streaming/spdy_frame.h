@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "server/streaming/byte_queue.h"
 
 namespace cricket::streaming::spdy {
 
@@ -67,18 +68,15 @@ class FrameReader {
   explicit FrameReader(uint32_t max_control_length = kMaxControlFrameLength)
       : max_control_length_(max_control_length) {}
 
-  void Append(std::string_view bytes) { buffer_.append(bytes); }
+  void Append(std::string_view bytes) { in_.Append(bytes); }
   // The next control frame or DATA piece, nullopt when more bytes are needed, or an error for a
   // malformed frame.
   absl::StatusOr<std::optional<Frame>> Next();
   // Bytes received and not yet returned.
-  size_t buffered() const { return buffer_.size() - offset_; }
+  size_t buffered() const { return in_.size(); }
 
  private:
-  void Consume(size_t n);
-
-  std::string buffer_;
-  size_t offset_ = 0;
+  ByteQueue in_;
   uint32_t max_control_length_;
   // Inside a DATA frame: its stream, flags and the payload bytes not yet returned.
   bool in_data_ = false;

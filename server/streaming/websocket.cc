@@ -46,26 +46,15 @@ std::string AcceptKey(std::string_view client_key) {
   return Base64Encode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
-void MessageReader::Consume(size_t n) {
-  offset_ += n;
-  if (offset_ == buffer_.size()) {
-    buffer_.clear();
-    offset_ = 0;
-  } else if (offset_ > 65536 && offset_ * 2 > buffer_.size()) {
-    buffer_.erase(0, offset_);
-    offset_ = 0;
-  }
-}
-
 absl::StatusOr<std::optional<Message>> MessageReader::Next() {
   while (true) {
     if (in_frame_) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer_.size() - offset_, frame_left_));
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(in_.size(), frame_left_));
       if (n == 0 && frame_left_ > 0) return std::nullopt;
-      std::string payload(buffer_, offset_, n);
+      std::string payload(in_.View().substr(0, n));
       for (size_t i = 0; i < n; ++i) payload[i] ^= mask_[(mask_pos_ + i) % 4];
       mask_pos_ = (mask_pos_ + n) % 4;
-      Consume(n);
+      in_.Consume(n);
       frame_left_ -= n;
       const bool last = frame_left_ == 0 && frame_fin_;
       if (frame_left_ == 0) in_frame_ = false;
@@ -75,7 +64,7 @@ absl::StatusOr<std::optional<Message>> MessageReader::Next() {
       if (last) in_message_ = false;
       return m;
     }
-    const std::string_view rest(buffer_.data() + offset_, buffer_.size() - offset_);
+    const std::string_view rest = in_.View();
     if (rest.size() < 2) return std::nullopt;
     const uint8_t b0 = static_cast<uint8_t>(rest[0]), b1 = static_cast<uint8_t>(rest[1]);
     const bool fin = (b0 & 0x80) != 0;
@@ -119,7 +108,7 @@ absl::StatusOr<std::optional<Message>> MessageReader::Next() {
       const std::string_view mask = rest.substr(pos, 4);
       std::string payload(rest.substr(pos + 4, len));
       for (size_t i = 0; i < payload.size(); ++i) payload[i] ^= mask[i % 4];
-      Consume(pos + 4 + len);
+      in_.Consume(pos + 4 + len);
       if (opcode == kClose && payload.size() == 1) return ProtocolError("close body of one byte");
       return Message{opcode, std::move(payload), true, true};
     }
@@ -135,7 +124,7 @@ absl::StatusOr<std::optional<Message>> MessageReader::Next() {
     frame_left_ = len;
     frame_fin_ = fin;
     in_frame_ = true;
-    Consume(pos + 4);
+    in_.Consume(pos + 4);
   }
 }
 

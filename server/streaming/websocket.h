@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "server/streaming/byte_queue.h"
 #include "server/streaming/conn.h"
 
 namespace cricket::streaming::ws {
@@ -47,18 +48,15 @@ struct Message {
 class MessageReader {
  public:
   explicit MessageReader(size_t max_message = 16 << 20) : max_message_(max_message) {}
-  void Append(std::string_view bytes) { buffer_.append(bytes); }
+  void Append(std::string_view bytes) { in_.Append(bytes); }
   // The next control frame or message piece, nullopt when more bytes are needed, or an error (close the
   // connection).
   absl::StatusOr<std::optional<Message>> Next();
   // Bytes received and not yet returned (at most a frame header or a partial control frame).
-  size_t buffered() const { return buffer_.size() - offset_; }
+  size_t buffered() const { return in_.size(); }
 
  private:
-  void Consume(size_t n);
-
-  std::string buffer_;
-  size_t offset_ = 0;
+  ByteQueue in_;
   size_t max_message_;
   // The data frame being read: payload bytes left, its mask and position in it, its FIN bit.
   bool in_frame_ = false;
