@@ -25,7 +25,6 @@ namespace cricket::e2e {
 namespace {
 
 namespace v1 = ::runtime::v1;
-using testing::LayerSpec;
 using testing::TestImage;
 using testing::TestRegistry;
 
@@ -35,14 +34,7 @@ struct ToolRun {
 };
 
 TestImage MarkedImage(const std::string& marker) {
-  std::string busybox = ReadFile("/bin/busybox").value_or("");
-  return testing::BuildImage(
-      {LayerSpec{{testing::TarDir("bin"), testing::TarFile("bin/busybox", busybox, 0755),
-                  testing::TarSymlink("bin/sh", "busybox")},
-                 image::Compression::kGzip},
-       LayerSpec{{testing::TarDir("etc"), testing::TarFile("etc/marker", marker + "\n")},
-                 image::Compression::kZstd}},
-      {.container_config_json = R"({"Cmd":["/bin/sh"]})"});
+  return testing::MarkedBusyboxImage(marker, image::Compression::kZstd);
 }
 
 class CricketImageE2eTest : public ::testing::Test {

@@ -28,7 +28,6 @@ namespace cricket::e2e {
 namespace {
 
 namespace v1 = ::runtime::v1;
-using testing::LayerSpec;
 using testing::TestImage;
 using testing::TestRegistry;
 
@@ -49,16 +48,7 @@ int Sh(const std::string& cmd, std::string* out = nullptr) {
   return rc;
 }
 
-TestImage MarkedImage(const std::string& marker) {
-  std::string busybox = ReadFile("/bin/busybox").value_or("");
-  return testing::BuildImage(
-      {LayerSpec{{testing::TarDir("bin"), testing::TarFile("bin/busybox", busybox, 0755),
-                  testing::TarSymlink("bin/sh", "busybox")},
-                 image::Compression::kGzip},
-       LayerSpec{{testing::TarDir("etc"), testing::TarFile("etc/marker", marker + "\n")},
-                 image::Compression::kGzip}},
-      {.container_config_json = R"({"Cmd":["/bin/sh"]})"});
-}
+TestImage MarkedImage(const std::string& marker) { return testing::MarkedBusyboxImage(marker); }
 
 class SignatureE2eTest : public ::testing::Test {
  protected:

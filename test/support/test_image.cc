@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "lib/common/file_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "nlohmann/json.hpp"
@@ -139,6 +140,15 @@ std::string LayerMediaType(image::Compression c, bool docker) {
       break;
   }
   return std::string(kOciLayer);
+}
+
+TestImage MarkedBusyboxImage(const std::string& marker, image::Compression second) {
+  std::string busybox = ReadFile("/bin/busybox").value_or("");
+  return BuildImage(
+      {LayerSpec{{TarDir("bin"), TarFile("bin/busybox", busybox, 0755), TarSymlink("bin/sh", "busybox")},
+                 image::Compression::kGzip},
+       LayerSpec{{TarDir("etc"), TarFile("etc/marker", marker + "\n")}, second}},
+      {.container_config_json = R"({"Cmd":["/bin/sh"]})"});
 }
 
 TestImage BuildImage(const std::vector<LayerSpec>& layers, const TestImageOptions& options) {
