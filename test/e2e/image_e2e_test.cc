@@ -48,16 +48,9 @@ std::string Noise(size_t n, uint32_t seed) {
 
 // A small image around Debian's busybox-static; `user` goes into the config's User.
 TestImage BusyboxImage(const std::string& marker, const std::string& user = "") {
-  std::string busybox = ReadFile("/bin/busybox").value_or("");
   std::string config =
       user.empty() ? R"({"Cmd":["/bin/sh"]})" : StrCat(R"({"Cmd":["/bin/sh"],"User":")", user, R"("})");
-  return testing::BuildImage(
-      {LayerSpec{{testing::TarDir("bin"), testing::TarFile("bin/busybox", busybox, 0755),
-                  testing::TarSymlink("bin/sh", "busybox")},
-                 image::Compression::kGzip},
-       LayerSpec{{testing::TarDir("etc"), testing::TarFile("etc/marker", marker + "\n")},
-                 image::Compression::kZstd}},
-      {.container_config_json = config});
+  return testing::MarkedBusyboxImage(marker, image::Compression::kZstd, config);
 }
 
 class ImageE2eTest : public ::testing::Test {

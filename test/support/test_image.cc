@@ -142,13 +142,14 @@ std::string LayerMediaType(image::Compression c, bool docker) {
   return std::string(kOciLayer);
 }
 
-TestImage MarkedBusyboxImage(const std::string& marker, image::Compression second) {
+TestImage MarkedBusyboxImage(const std::string& marker, image::Compression second,
+                             const std::string& container_config_json) {
   std::string busybox = ReadFile("/bin/busybox").value_or("");
   return BuildImage(
       {LayerSpec{{TarDir("bin"), TarFile("bin/busybox", busybox, 0755), TarSymlink("bin/sh", "busybox")},
                  image::Compression::kGzip},
        LayerSpec{{TarDir("etc"), TarFile("etc/marker", marker + "\n")}, second}},
-      {.container_config_json = R"({"Cmd":["/bin/sh"]})"});
+      {.container_config_json = container_config_json});
 }
 
 TestImage BuildImage(const std::vector<LayerSpec>& layers, const TestImageOptions& options) {

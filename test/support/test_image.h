@@ -69,10 +69,11 @@ struct LayerSpec {
 };
 
 TestImage BuildImage(const std::vector<LayerSpec>& layers, const TestImageOptions& options = {});
-// A runnable image of this machine's static busybox (bin/busybox, bin/sh; Cmd /bin/sh, gzip) and a second
-// layer (compressed with `second`) holding etc/marker = `marker` + "\n": images told apart by their marker.
-TestImage MarkedBusyboxImage(const std::string& marker,
-                             image::Compression second = image::Compression::kGzip);
+// A runnable image of this machine's static busybox (bin/busybox, bin/sh, in a gzip layer) and a second
+// layer (compressed with `second`) holding etc/marker = `marker` + "\n": images told apart by their
+// marker. `container_config_json` as in TestImageOptions.
+TestImage MarkedBusyboxImage(const std::string& marker, image::Compression second = image::Compression::kGzip,
+                             const std::string& container_config_json = R"({"Cmd":["/bin/sh"]})");
 // The config and manifest around ready-made layers (descriptors and diff_ids taken as given).
 TestImage AssembleImage(std::vector<TestLayer> layers, const TestImageOptions& options = {});
 // The OCI (or Docker schema 2) media type of a layer compressed with `c`.
