@@ -84,6 +84,21 @@ absl::Status WriteFileReplacing(const std::string& path, std::string_view conten
   return WriteByRename(path, content, mode, /*durable=*/false);
 }
 
+absl::Status WriteKernelFile(const std::string& path, std::string_view value) {
+  auto failed = [&] { return ErrnoError(StrCat("write \"", TrimSpace(value), "\" to"), path); };
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) return failed();
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), value.data(), value.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return failed();
+  if (static_cast<size_t>(n) != value.size()) {
+    return absl::InternalError(StrCat("write \"", TrimSpace(value), "\" to ", path, ": short write"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MkdirAll(const std::string& path, mode_t mode) {
   if (path.empty()) return absl::InvalidArgumentError("mkdir: empty path");
   std::string clean = CleanPath(path);

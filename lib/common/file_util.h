@@ -26,6 +26,12 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view content, 
 // bundles), whose fsyncs cost milliseconds each where /run is not a tmpfs.
 absl::Status WriteFileReplacing(const std::string& path, std::string_view content, mode_t mode = 0644);
 
+// Writes `value` to a file of a kernel interface (cgroupfs, procfs, /proc/sys), where one write(2) is
+// one setting: the file must exist, there is no temporary file, and a short write is an error. It opens
+// with O_TRUNC, as a shell's `>` does: kernel files ignore it, and a plain file standing in for one (in
+// tests) holds just the value. The error names the value and the file.
+absl::Status WriteKernelFile(const std::string& path, std::string_view value);
+
 // Creates `path` and its missing parents with `mode`; an existing directory is fine.
 absl::Status MkdirAll(const std::string& path, mode_t mode = 0755);
 

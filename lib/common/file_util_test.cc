@@ -53,6 +53,18 @@ TEST_F(FileUtilTest, ReadFileErrorsNameThePathAndRespectLimit) {
   EXPECT_TRUE(absl::IsResourceExhausted(ReadFile(dir_ + "/big", 10).status()));
 }
 
+// One write into an existing file, as a kernel setting takes it: nothing created; errors name the value
+// and the file.
+TEST_F(FileUtilTest, WriteKernelFileWritesOnceIntoAnExistingFile) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/setting", "old value\n").ok());
+  ASSERT_TRUE(WriteKernelFile(dir_ + "/setting", "new").ok());
+  EXPECT_EQ(ReadFile(dir_ + "/setting").value_or(""), "new");
+  absl::Status missing = WriteKernelFile(dir_ + "/nope", "1\n");
+  EXPECT_TRUE(absl::IsNotFound(missing)) << missing;
+  EXPECT_NE(missing.message().find("write \"1\" to " + dir_ + "/nope"), std::string::npos) << missing;
+  EXPECT_FALSE(PathExists(dir_ + "/nope"));
+}
+
 TEST_F(FileUtilTest, MkdirAllAndRemoveAll) {
   ASSERT_TRUE(MkdirAll(dir_ + "/a/b/c").ok());
   ASSERT_TRUE(MkdirAll(dir_ + "/a/b/c").ok());

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/common/file_util.h"
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/unique_fd.h"
@@ -30,14 +31,7 @@ namespace {
 
 // Writes `value` to /proc/sys/<path> from the calling thread, so into its namespaces.
 absl::Status WriteSysctl(const std::string& name, const std::string& path, const std::string& value) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError(StrCat("sysctl \"", name, "\": open"), path);
-  ssize_t n = write(fd.get(), value.data(), value.size());
-  if (n < 0) return ErrnoError(StrCat("sysctl \"", name, "\": write \"", value, "\" to"), path);
-  if (static_cast<size_t>(n) != value.size()) {
-    return absl::InternalError(StrCat("sysctl \"", name, "\": short write to ", path));
-  }
-  return absl::OkStatus();
+  return Annotate(WriteKernelFile(path, value), StrCat("sysctl \"", name, "\""));
 }
 
 }  // namespace

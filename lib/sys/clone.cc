@@ -37,25 +37,12 @@ std::string FormatIdMap(const std::vector<UidGidMapping>& mappings) {
   return out;
 }
 
-namespace {
-
-absl::Status WriteProcFile(const std::string& path, const std::string& content) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return ErrnoError("open", path);
-  ssize_t n = ::write(fd.get(), content.data(), content.size());
-  if (n < 0) return ErrnoError(StrCat("write \"", TrimSpace(content), "\" to"), path);
-  if (static_cast<size_t>(n) != content.size()) return absl::InternalError(StrCat("short write to ", path));
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 absl::Status WriteIdMaps(pid_t pid, const std::vector<UidGidMapping>& uid_map,
                          const std::vector<UidGidMapping>& gid_map, bool deny_setgroups) {
   std::string proc = StrCat("/proc/", pid);
-  if (deny_setgroups) RETURN_IF_ERROR(WriteProcFile(proc + "/setgroups", "deny"));
-  if (!uid_map.empty()) RETURN_IF_ERROR(WriteProcFile(proc + "/uid_map", FormatIdMap(uid_map)));
-  if (!gid_map.empty()) RETURN_IF_ERROR(WriteProcFile(proc + "/gid_map", FormatIdMap(gid_map)));
+  if (deny_setgroups) RETURN_IF_ERROR(WriteKernelFile(proc + "/setgroups", "deny"));
+  if (!uid_map.empty()) RETURN_IF_ERROR(WriteKernelFile(proc + "/uid_map", FormatIdMap(uid_map)));
+  if (!gid_map.empty()) RETURN_IF_ERROR(WriteKernelFile(proc + "/gid_map", FormatIdMap(gid_map)));
   return absl::OkStatus();
 }
 

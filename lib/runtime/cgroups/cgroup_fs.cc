@@ -14,18 +14,7 @@
 namespace cricket::cgroups {
 
 absl::Status WriteCgroupFile(const std::string& dir, std::string_view file, std::string_view value) {
-  std::string path = StrCat(dir, "/", file);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
-  if (!fd) return ErrnoError(StrCat("write \"", value, "\" to"), path);
-  ssize_t n;
-  do {
-    n = ::write(fd.get(), value.data(), value.size());
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return ErrnoError(StrCat("write \"", value, "\" to"), path);
-  if (static_cast<size_t>(n) != value.size()) {
-    return absl::InternalError(StrCat("write \"", value, "\" to ", path, ": short write"));
-  }
-  return absl::OkStatus();
+  return WriteKernelFile(StrCat(dir, "/", file), value);
 }
 
 absl::StatusOr<std::string> ReadCgroupFile(const std::string& dir, std::string_view file) {
