@@ -130,13 +130,7 @@ absl::StatusOr<std::string> Store::MountContainerRootfs(std::string_view id, con
   if (c->readonly) lowers.push_back(c->dir + "/lower-pad");  // overlay needs two lowers without an upper
   ASSIGN_OR_RETURN(OverlayMountPlan plan, PlanOverlayMount(Path("overlay"), c->merged, lowers, c->upper,
                                                            c->work, options_.mount_options));
-  absl::Status s;
-  if (idmap.empty()) {
-    s = MountOverlay(plan);
-  } else {
-    auto userns = sys::MakeUserNamespace(idmap.uid_map, idmap.gid_map);
-    s = userns.ok() ? MountIdmappedOverlay(plan, userns->get()) : userns.status();
-  }
+  absl::Status s = MountOverlayMapped(plan, idmap.uid_map, idmap.gid_map);
   if (!s.ok()) return Annotate(s, StrCat("container ", id, " (", lowers.size(), " layers)"));
   log::Debug(kComponent, "rootfs mounted",
              {{"container", std::string(id)}, {"layers", static_cast<int64_t>(lowers.size())}});

@@ -16,7 +16,6 @@
 #include "lib/storage/metadata_db.h"
 #include "lib/storage/overlay_mount.h"
 #include "lib/storage/store.h"
-#include "lib/sys/clone.h"
 #include "lib/sys/secure_path.h"
 
 namespace cricket::storage {
@@ -134,13 +133,7 @@ absl::StatusOr<ImageVolume> Store::AddImageVolume(std::string_view id, std::stri
                    PlanOverlayMount(Path("overlay"), v.merged, lowers, "", "", options_.mount_options));
   plan.flags = MS_NODEV | MS_NOSUID;
   if (!IsMountPoint(v.merged)) {
-    absl::Status s;
-    if (idmap.empty()) {
-      s = MountOverlay(plan);
-    } else {
-      auto userns = sys::MakeUserNamespace(idmap.uid_map, idmap.gid_map);
-      s = userns.ok() ? MountIdmappedOverlay(plan, userns->get()) : userns.status();
-    }
+    absl::Status s = MountOverlayMapped(plan, idmap.uid_map, idmap.gid_map);
     if (!s.ok())
       return Annotate(s, StrCat("image volume ", v.index, " of container ", id, " (image ", v.image_id, ")"));
   }

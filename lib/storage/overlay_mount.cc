@@ -155,6 +155,13 @@ absl::Status MountIdmappedOverlay(const OverlayMountPlan& plan, int userns_fd) {
   return absl::OkStatus();
 }
 
+absl::Status MountOverlayMapped(const OverlayMountPlan& plan, const std::vector<sys::UidGidMapping>& uid_map,
+                                const std::vector<sys::UidGidMapping>& gid_map) {
+  if (uid_map.empty() && gid_map.empty()) return MountOverlay(plan);
+  ASSIGN_OR_RETURN(UniqueFd userns, sys::MakeUserNamespace(uid_map, gid_map));
+  return MountIdmappedOverlay(plan, userns.get());
+}
+
 absl::Status ProbeIdmappedOverlay(const std::string& dir) {
   auto userns = sys::MakeUserNamespace({{0, 65536, 65536}}, {{0, 65536, 65536}});
   if (!userns.ok()) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/sys/clone.h"
 
 namespace cricket::storage {
 
@@ -42,6 +43,11 @@ absl::Status MountOverlay(const OverlayMountPlan& plan);
 // disk keep their owners. The upper and work directories are used as they are: the caller gives the
 // upper directory the owner the container's root maps to.
 absl::Status MountIdmappedOverlay(const OverlayMountPlan& plan, int userns_fd);
+
+// MountOverlay without maps; with them, MountIdmappedOverlay through a new user namespace of these maps
+// (a container's rootfs or image volume in its pod's user namespace).
+absl::Status MountOverlayMapped(const OverlayMountPlan& plan, const std::vector<sys::UidGidMapping>& uid_map,
+                                const std::vector<sys::UidGidMapping>& gid_map);
 
 // Whether this kernel can mount an overlay on idmapped layers given as file descriptors: `dir` (a
 // directory on the layers' filesystem) is idmapped and offered to a new overlay context, which is then
