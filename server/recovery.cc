@@ -534,8 +534,11 @@ void CriRuntime::JanitorLoop() {
     janitor_cv_.WaitWithTimeout(&janitor_mu_, kJanitorInterval);
     if (!stopping_ && trim_at_ != 0 && MonotonicNow() >= trim_at_) {
       trim_at_ = 0;
+      // Outside the lock: every finished RPC takes it (NoteRpcDone), and walking the mappings is not free.
+      janitor_mu_.Unlock();
       sys::DropStartupPages(/*shared_libraries=*/true);
       ReturnFreeMemory();
+      janitor_mu_.Lock();
     }
     if (stopping_ || rollbacks_.empty()) continue;
     std::vector<Rollback> pending = std::move(rollbacks_);
