@@ -2,10 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/personality.h>
-#include <sys/utsname.h>
 #include <unistd.h>
-
-#include <cstdio>
 
 #include "absl/cleanup/cleanup.h"
 #include "lib/common/file_util.h"
@@ -14,7 +11,6 @@
 #include "lib/common/status.h"
 #include "lib/common/strings.h"
 #include "lib/common/time_util.h"
-#include "lib/runtime/cgroups/cgroup_fs.h"
 #include "lib/runtime/console.h"
 #include "lib/runtime/container_ops.h"
 #include "lib/runtime/container_store.h"
@@ -189,47 +185,10 @@ absl::StatusOr<SetupOutcome> DriveSetup(const oci::Spec& spec, const ContainerRe
   }
 }
 
-// CLONE_INTO_CGROUP is in Linux 5.7 and later (read once per process).
-bool KernelHasCloneIntoCgroup() {
-  static const bool has = [] {
-    struct utsname u {};
-    int major = 0, minor = 0;
-    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
-    return major > 5 || (major == 5 && minor >= 7);
-  }();
-  return has;
-}
-
-// The files through which the init joins its cgroups itself (InitPlan): every v1 hierarchy's `tasks`
-// file, or none (then the parent joins them all), and the v2 directory for CLONE_INTO_CGROUP (kernel
-// 5.7 and later; otherwise the parent joins it). The descriptors stay open in `fds` until the init has
-// been cloned.
-void OpenSelfJoinFds(const cgroups::Manager& cg, InitPlan* plan, std::vector<UniqueFd>* fds) {
-  std::vector<int> tasks;
-  bool all_v1 = true;
-  for (const cgroups::CgroupDir& d : cg.dirs()) {
-    if (d.hierarchy.version == 2) {
-      if (!KernelHasCloneIntoCgroup()) continue;
-      UniqueFd fd(::open(d.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!fd) continue;
-      plan->cgroup2_fd = fd.get();
-      fds->push_back(std::move(fd));
-      continue;
-    }
-    UniqueFd fd(::open(JoinPath(d.dir, "tasks").c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd) {
-      all_v1 = false;
-      continue;
-    }
-    tasks.push_back(fd.get());
-    fds->push_back(std::move(fd));
-  }
-  if (all_v1) plan->cgroup1_tasks_fds = std::move(tasks);
-}
-
 // The id maps; then, while the init sets up its rootfs, the cgroup and the limits (init_child.h).
 absl::Status PrepareInit(const oci::Spec& spec, const InitPlan& plan,
-                         const std::optional<cgroups::Manager>& cg, const SetupChild& child,
+                         const std::optional<cgroups::Manager>& cg,
+                         const cgroups::Manager::SelfJoin& self_join, const SetupChild& child,
                          std::vector<std::string>* warnings) {
   const pid_t pid = child.pidfd.pid();
   if (plan.ns.new_user_ns) {
@@ -237,15 +196,8 @@ absl::Status PrepareInit(const oci::Spec& spec, const InitPlan& plan,
         Annotate(sys::WriteIdMaps(pid, plan.ns.uid_map, plan.ns.gid_map, false), "write id maps"));
   }
   RETURN_IF_ERROR(SyncContinue(child.sync.get()));
-  if (cg) {
-    // What the init did not join itself (see InitPlan), through cgroup.procs.
-    for (const cgroups::CgroupDir& d : cg->dirs()) {
-      bool self = d.hierarchy.version == 1 ? !plan.cgroup1_tasks_fds.empty() : plan.cgroup2_fd >= 0;
-      if (!self)
-        RETURN_IF_ERROR(
-            Annotate(cgroups::WriteCgroupFile(d.dir, "cgroup.procs", StrCat(pid)), "join cgroup"));
-    }
-  }
+  // What the init did not join itself (see InitPlan).
+  if (cg) RETURN_IF_ERROR(Annotate(cg->Join(pid, self_join), "join cgroup"));
   if (spec.process) RETURN_IF_ERROR(ApplyProcessLimits(pid, *spec.process, warnings));
   return SyncContinue(child.sync.get(), SyncType::kJoined);
 }
@@ -292,8 +244,12 @@ absl::StatusOr<Container> Runtime::Create(const std::string& id, const CreateOpt
     ctx.cgroup_dirs = cg->dirs();
   }
   ASSIGN_OR_RETURN(InitPlan plan, BuildInitPlan(spec, o, ctx));
-  std::vector<UniqueFd> cgroup_fds;
-  if (cg) OpenSelfJoinFds(*cg, &plan, &cgroup_fds);
+  cgroups::Manager::SelfJoin self_join;  // open until the init has been cloned and has joined
+  if (cg) {
+    self_join = cg->OpenSelfJoin();
+    for (const UniqueFd& fd : self_join.v1_tasks) plan.cgroup1_tasks_fds.push_back(fd.get());
+    plan.cgroup2_fd = self_join.v2_dir.valid() ? self_join.v2_dir.get() : -1;
+  }
   r.rootfs = plan.rootfs.rootfs;
   r.shares_host_mount_ns = plan.ns.shares_host_mount_ns;
   r.private_pid_ns = (plan.ns.clone_flags & CLONE_NEWPID) != 0;
@@ -305,7 +261,7 @@ absl::StatusOr<Container> Runtime::Create(const std::string& id, const CreateOpt
   absl::Cleanup reap = [&] { KillAndReap(child.pidfd); };
   ASSIGN_OR_RETURN(r.init, sys::IdentifyProcess(child.pidfd.pid()));
   RETURN_IF_ERROR(store.Save(r));
-  absl::Status prepared = PrepareInit(spec, plan, cg, child, &warnings);
+  absl::Status prepared = PrepareInit(spec, plan, cg, self_join, child, &warnings);
   if (!prepared.ok()) {
     return Annotate(PreferChildError(child.sync.get(), prepared), StrCat("create container ", id));
   }

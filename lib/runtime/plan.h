@@ -233,11 +233,9 @@ struct InitPlan {
   // The init stops at a hook point before pivot_root so that the parent runs the prestart,
   // createRuntime and createContainer hooks.
   bool hook_point = false;
-  // The container's cgroups, joined by the init itself (create.cc): it writes "0" to each v1
-  // hierarchy's `tasks` file (opened by the parent) as its first step, and is cloned into the v2
-  // directory (CLONE_INTO_CGROUP). Neither takes the kernel's write lock that moving another process
-  // through cgroup.procs takes (its first use after a pause waits for an RCU grace period, 5 ms and
-  // more). Empty / -1: the parent joins it through cgroup.procs.
+  // The container's cgroups, joined by the init itself (cgroups::Manager::SelfJoin, opened by the
+  // parent): it writes "0" to each v1 hierarchy's `tasks` file as its first step, and is cloned into
+  // the v2 directory (CLONE_INTO_CGROUP). Empty / -1: the parent moves it there (Manager::Join).
   std::vector<int> cgroup1_tasks_fds;
   int cgroup2_fd = -1;
 };

@@ -1,12 +1,15 @@
 #include "lib/runtime/cgroups/manager.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <functional>
 #include <thread>
 
@@ -242,10 +245,46 @@ absl::Status Manager::Create() const {
   return absl::OkStatus();
 }
 
-absl::Status Manager::Join(pid_t pid) const {
+namespace {
+
+// CLONE_INTO_CGROUP is in Linux 5.7 and later (read once per process).
+bool KernelHasCloneIntoCgroup() {
+  static const bool has = [] {
+    struct utsname u {};
+    int major = 0, minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 7);
+  }();
+  return has;
+}
+
+}  // namespace
+
+Manager::SelfJoin Manager::OpenSelfJoin() const {
+  SelfJoin self;
+  bool all_v1 = true;
+  for (const CgroupDir& d : dirs_) {
+    if (d.hierarchy.version == 2) {
+      if (KernelHasCloneIntoCgroup())
+        self.v2_dir.reset(::open(d.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      continue;
+    }
+    UniqueFd fd(::open(JoinPath(d.dir, "tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    if (fd) {
+      self.v1_tasks.push_back(std::move(fd));
+    } else {
+      all_v1 = false;
+    }
+  }
+  if (!all_v1) self.v1_tasks.clear();
+  return self;
+}
+
+absl::Status Manager::Join(pid_t pid, const SelfJoin& self) const {
   if (pid <= 0) return absl::InvalidArgumentError(StrCat("join cgroup: bad pid ", pid));
   for (const CgroupDir& d : dirs_) {
-    RETURN_IF_ERROR(WriteCgroupFile(d.dir, "cgroup.procs", StrCat(pid)));
+    bool joined = d.hierarchy.version == 1 ? !self.v1_tasks.empty() : self.v2_dir.valid();
+    if (!joined) RETURN_IF_ERROR(WriteCgroupFile(d.dir, "cgroup.procs", StrCat(pid)));
   }
   return absl::OkStatus();
 }

@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lib/common/unique_fd.h"
 #include "lib/oci/spec.h"
 #include "lib/runtime/cgroups/cgroup_path.h"
 #include "lib/runtime/cgroups/device_filter.h"
@@ -78,8 +79,21 @@ class Manager {
   // tasks). An existing cgroup is fine. On failure, directories this call created are removed.
   absl::Status Create() const;
 
-  // Moves `pid` (a whole process) into the cgroup in every hierarchy.
-  absl::Status Join(pid_t pid) const;
+  // What a new process needs to join this cgroup by itself, as a container's init does (runtime
+  // InitPlan): every v1 hierarchy's `tasks` file open for writing, where it writes "0" (or none, when
+  // one cannot be opened: then Join moves it into them all), and the v2 directory to be cloned into
+  // (CLONE_INTO_CGROUP, Linux 5.7; none on an older kernel). Neither takes the write lock that moving
+  // another process through cgroup.procs takes, whose first use after a pause waits for an RCU grace
+  // period (5 ms and more).
+  struct SelfJoin {
+    std::vector<UniqueFd> v1_tasks;
+    UniqueFd v2_dir;
+  };
+  SelfJoin OpenSelfJoin() const;
+
+  // Moves `pid` (a whole process) into the cgroup in every hierarchy `self` does not cover (every
+  // hierarchy with an empty one).
+  absl::Status Join(pid_t pid, const SelfJoin& self = {}) const;
 
   // Join for a process added to a running container (exec). cgroup v2 keeps processes in leaves only
   // ("no internal processes"): when the container made child cgroups of its own and enabled controllers

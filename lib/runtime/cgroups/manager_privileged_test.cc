@@ -105,6 +105,49 @@ TEST_F(CgroupPrivilegedTest, CreateMakesTheCgroupEverywhereAndDestroyRemovesIt) 
   EXPECT_TRUE(m.Destroy().ok());
 }
 
+// OpenSelfJoin covers every v1 hierarchy (and, on Linux 5.7+, the v2 one); Join moves a process only
+// where the cover does not reach, and a process that writes "0" to the tasks files is in every v1
+// hierarchy's cgroup.
+TEST_F(CgroupPrivilegedTest, SelfJoinCoversTheV1HierarchiesAndJoinOnlyTheRest) {
+  Manager m = Make("self");
+  Manager::SelfJoin self = m.OpenSelfJoin();
+  size_t v1 = 0;
+  for (const CgroupDir& d : m.dirs()) v1 += d.hierarchy.version == 1;
+  ASSERT_EQ(self.v1_tasks.size(), v1);
+  EXPECT_EQ(self.v2_dir.valid(), layout_.unified() != nullptr) << "this kernel has CLONE_INTO_CGROUP";
+  std::string own = StrCat(parent_, "/self");
+  // Lines of /proc/PID/cgroup naming this cgroup: v1 ones ("N:controllers:path", N > 0), the v2 one.
+  auto members = [&](pid_t pid) {
+    std::pair<size_t, size_t> n{0, 0};
+    std::string text = ReadFile(StrCat("/proc/", pid, "/cgroup")).value_or("");
+    for (std::string_view line : Split(text, '\n')) {
+      if (!line.ends_with(":" + own)) continue;
+      (line.starts_with("0::") ? n.second : n.first)++;
+    }
+    return n;
+  };
+  std::vector<int> fds;
+  for (const UniqueFd& fd : self.v1_tasks) fds.push_back(fd.get());
+  TestChild child([&] {
+    for (int fd : fds) {
+      if (::write(fd, "0", 1) != 1) return 1;
+    }
+    return members(::getpid()).first == fds.size() ? 0 : 2;
+  });
+  ASSERT_TRUE(m.Join(child.pid(), self).ok());
+  EXPECT_EQ(members(child.pid()), std::make_pair(size_t{0}, size_t{0})) << "the cover is left to the child";
+  child.Go();
+  int status = child.Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: a write to tasks failed; 2: not in every v1 hierarchy";
+  // Without a cover Join moves a process everywhere.
+  TestChild other([] { return 0; });
+  ASSERT_TRUE(m.Join(other.pid()).ok());
+  EXPECT_EQ(members(other.pid()), std::make_pair(v1, size_t{layout_.unified() != nullptr}));
+  other.Go();
+  other.Wait();
+}
+
 TEST_F(CgroupPrivilegedTest, MemoryLimitOomKillIsDetected) {
   if (!Has("memory")) GTEST_SKIP() << "no memory controller";
   Manager m = Make("oom");
